@@ -1,0 +1,71 @@
+//! The one error type every command returns: `{code, message}`, which the UI branches on.
+
+use preamble::constitution::LoadError;
+use preamble::data_dir::NoDataDir;
+use preamble::engine::EngineError;
+use serde::Serialize;
+
+/// A command's failure as the UI receives it. `code` is stable and machine-readable; `message`
+/// is for people and names the file, line and field, or the model, at fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct CommandError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl CommandError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<LoadError> for CommandError {
+    fn from(error: LoadError) -> Self {
+        let code = match error {
+            LoadError::Io { .. } => "io",
+            LoadError::Invalid(_) => "invalid_constitution",
+        };
+        Self::new(code, error.to_string())
+    }
+}
+
+impl From<EngineError> for CommandError {
+    fn from(error: EngineError) -> Self {
+        let code = match error {
+            EngineError::ModelMissing { .. } => "model_missing",
+            EngineError::ModelUnreadable { .. }
+            | EngineError::NotGguf { .. }
+            | EngineError::LoadFailed { .. } => "model_invalid",
+            _ => "engine",
+        };
+        Self::new(code, error.to_string())
+    }
+}
+
+impl From<NoDataDir> for CommandError {
+    fn from(error: NoDataDir) -> Self {
+        Self::new("no_data_dir", error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn serializes_as_code_and_message() {
+        let error = CommandError::from(EngineError::ModelMissing {
+            path: PathBuf::from("/m.gguf"),
+            hint: String::new(),
+        });
+        assert_eq!(
+            serde_json::to_value(&error).unwrap(),
+            serde_json::json!({"code": "model_missing", "message": "model file /m.gguf does not exist"})
+        );
+    }
+}

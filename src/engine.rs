@@ -1,0 +1,528 @@
+//! The llama.cpp engine: loads a GGUF model, describes it, and generates chat completions.
+//!
+//! llama.cpp's backend is process-wide and initialised once ([`backend`]). A [`Model`] holds the
+//! loaded weights and what was learnt about them ([`ModelInfo`]), including the backend and
+//! device that actually run it. [`Model::generate`] applies the model's own chat template (a clear
+//! error when it has none or llama.cpp's template engine does not know it), decodes the prompt,
+//! and streams the completion piece by piece to a callback that may stop it.
+
+use std::num::NonZeroU32;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::{LlamaBackendDeviceType, list_llama_ggml_backend_devices};
+
+/// Errors of loading a model or generating with it. Each names the model file or the prompt.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("llama.cpp could not be initialised: {0}")]
+    Backend(String),
+    #[error("model file {path} does not exist{hint}")]
+    ModelMissing { path: PathBuf, hint: String },
+    #[error("cannot read model file {path}: {source}")]
+    ModelUnreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a GGUF model file (it does not start with the GGUF magic bytes){hint}")]
+    NotGguf { path: PathBuf, hint: String },
+    #[error("llama.cpp could not load {path}: the file may be truncated or corrupt{hint}")]
+    LoadFailed { path: PathBuf, hint: String },
+    #[error("the model {path} has no chat template")]
+    NoChatTemplate { path: PathBuf },
+    #[error("llama.cpp's template engine cannot apply the chat template of {path} (code {code})")]
+    UnsupportedChatTemplate { path: PathBuf, code: i32 },
+    #[error("message text contains a NUL byte")]
+    NulInMessage,
+    #[error(
+        "the prompt is {tokens} tokens long; with {max_tokens} tokens to generate it exceeds the \
+         model's context of {context} tokens"
+    )]
+    PromptTooLong {
+        tokens: usize,
+        max_tokens: u32,
+        context: u32,
+    },
+    #[error("llama.cpp could not create a context of {context} tokens: {message}")]
+    Context { context: u32, message: String },
+    #[error("llama.cpp failed to decode: {0}")]
+    Decode(String),
+}
+
+/// How to load a model.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Layers to offload to the GPU; `None` offloads all of them when a GPU backend is built in.
+    pub gpu_layers: Option<u32>,
+    /// Added to "does not exist" and "corrupt" errors: how to get a good file.
+    pub fetch_hint: Option<String>,
+}
+
+/// What Preamble knows about a loaded model, for display and for run records.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ModelInfo {
+    pub path: PathBuf,
+    /// `general.name` from the GGUF metadata, else the file name.
+    pub name: String,
+    /// `general.architecture`, e.g. `llama`.
+    pub architecture: String,
+    pub parameters: u64,
+    pub size_bytes: u64,
+    /// The quantization, from `general.file_type` (e.g. `Q4_1`).
+    pub quantization: String,
+    /// The context length the model was trained with.
+    pub context_length: u32,
+    /// The chat template carried in the model, if any.
+    pub chat_template: Option<String>,
+    /// The backend and device that run the model's layers, e.g. `CUDA0 (NVIDIA H100 80GB HBM3)`
+    /// or `CPU (Intel(R) Xeon(R) ...)`.
+    pub device: String,
+    /// Layers offloaded to a GPU.
+    pub gpu_layers: u32,
+}
+
+/// A role in a chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::System => "system",
+            Self::User => "user",
+            Self::Assistant => "assistant",
+        }
+    }
+}
+
+/// One message of a chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+}
+
+impl Message {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+        }
+    }
+}
+
+/// Sampling settings of one generation.
+#[derive(Debug, Clone)]
+pub struct GenerateParams {
+    pub max_tokens: u32,
+    /// 0 samples greedily.
+    pub temperature: f32,
+    pub seed: u32,
+}
+
+impl Default for GenerateParams {
+    fn default() -> Self {
+        Self {
+            max_tokens: 256,
+            temperature: 0.7,
+            seed: 0,
+        }
+    }
+}
+
+/// What a finished generation produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generation {
+    pub text: String,
+    pub prompt_tokens: usize,
+    pub generated_tokens: usize,
+    /// True when the callback stopped the generation early.
+    pub stopped: bool,
+}
+
+/// The process-wide llama.cpp backend, initialised on first use.
+pub fn backend() -> Result<&'static LlamaBackend, EngineError> {
+    static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+    BACKEND
+        .get_or_init(|| {
+            llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
+            LlamaBackend::init().map_err(|error| error.to_string())
+        })
+        .as_ref()
+        .map_err(|message| EngineError::Backend(message.clone()))
+}
+
+/// A loaded model.
+pub struct Model {
+    model: LlamaModel,
+    info: ModelInfo,
+}
+
+impl Model {
+    /// Loads the GGUF file at `path`.
+    pub fn load(path: &Path, options: &LoadOptions) -> Result<Self, EngineError> {
+        let hint = options
+            .fetch_hint
+            .as_ref()
+            .map(|hint| format!("; {hint}"))
+            .unwrap_or_default();
+        check_gguf_magic(path, &hint)?;
+        let backend = backend()?;
+        let gpu_layers = if backend.supports_gpu_offload() {
+            options.gpu_layers.unwrap_or(u32::MAX)
+        } else {
+            0
+        };
+        let params = LlamaModelParams::default().with_n_gpu_layers(gpu_layers);
+        let model = LlamaModel::load_from_file(backend, path, &params).map_err(|_| {
+            EngineError::LoadFailed {
+                path: path.to_owned(),
+                hint: hint.clone(),
+            }
+        })?;
+        let offloaded = gpu_layers.min(model.n_layer());
+        let info = describe(path, &model, offloaded);
+        tracing::info!(model = %info.name, device = %info.device, "model loaded");
+        Ok(Self { model, info })
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// The chat `messages` rendered with the model's own template, ending with the opening of
+    /// the assistant's turn.
+    pub fn render_chat(&self, messages: &[Message]) -> Result<String, EngineError> {
+        let path = &self.info.path;
+        let template = self
+            .model
+            .chat_template(None)
+            .map_err(|_| EngineError::NoChatTemplate { path: path.clone() })?;
+        let chat = messages
+            .iter()
+            .map(|m| LlamaChatMessage::new(m.role.as_str().to_owned(), m.content.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| EngineError::NulInMessage)?;
+        self.model
+            .apply_chat_template(&template, &chat, true)
+            .map_err(|error| match error {
+                llama_cpp_2::ApplyChatTemplateError::FfiError(code) => {
+                    EngineError::UnsupportedChatTemplate {
+                        path: path.clone(),
+                        code,
+                    }
+                }
+                _ => EngineError::UnsupportedChatTemplate {
+                    path: path.clone(),
+                    code: 0,
+                },
+            })
+    }
+
+    /// Generates the assistant's reply to `messages`, handing each decoded piece of text to
+    /// `on_piece` as it comes; `ControlFlow::Break` stops the generation after that piece.
+    pub fn generate(
+        &self,
+        messages: &[Message],
+        params: &GenerateParams,
+        mut on_piece: impl FnMut(&str) -> ControlFlow<()>,
+    ) -> Result<Generation, EngineError> {
+        let prompt = self.render_chat(messages)?;
+        let vocab = self.model.vocab();
+        let tokens = vocab.tokenize(prompt.as_bytes(), vocab.should_add_bos(), true);
+        let context_length = self.info.context_length;
+        let needed = tokens.len() + params.max_tokens as usize;
+        if needed > context_length as usize {
+            return Err(EngineError::PromptTooLong {
+                tokens: tokens.len(),
+                max_tokens: params.max_tokens,
+                context: context_length,
+            });
+        }
+        let n_ctx = u32::try_from(needed).unwrap_or(context_length);
+        let threads = std::thread::available_parallelism()
+            .map(|n| i32::try_from(n.get()).unwrap_or(4))
+            .unwrap_or(4);
+        let context_params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(n_ctx))
+            .with_n_batch(n_ctx)
+            .with_n_threads(threads)
+            .with_n_threads_batch(threads);
+        let mut context = self
+            .model
+            .new_context(backend()?, context_params)
+            .map_err(|error| EngineError::Context {
+                context: n_ctx,
+                message: error.to_string(),
+            })?;
+
+        let mut batch = LlamaBatch::new(tokens.len().max(1), 1);
+        batch
+            .add_sequence(&tokens, 0, false)
+            .map_err(|error| EngineError::Decode(error.to_string()))?;
+        context
+            .decode(&mut batch)
+            .map_err(|error| EngineError::Decode(error.to_string()))?;
+
+        let mut sampler = if params.temperature <= 0.0 {
+            LlamaSampler::greedy()
+        } else {
+            LlamaSampler::chain_simple([
+                LlamaSampler::top_k(40),
+                LlamaSampler::top_p(0.95, 1),
+                LlamaSampler::temp(params.temperature),
+                LlamaSampler::dist(params.seed),
+            ])
+        };
+        let mut text = String::new();
+        let mut pending = Vec::new();
+        let mut position = i32::try_from(tokens.len()).unwrap_or(i32::MAX);
+        let mut generated = 0;
+        let mut stopped = false;
+        while generated < params.max_tokens as usize {
+            let token = sampler.sample(&context, batch.n_tokens() - 1);
+            sampler.accept(token);
+            if vocab.is_eog(token) {
+                break;
+            }
+            generated += 1;
+            vocab.token_to_piece_into(token, &mut pending, false, None);
+            let piece = take_complete_utf8(&mut pending);
+            if !piece.is_empty() {
+                text.push_str(&piece);
+                if on_piece(&piece).is_break() {
+                    stopped = true;
+                    break;
+                }
+            }
+            batch.clear();
+            batch
+                .add(token, position, &[0], true)
+                .map_err(|error| EngineError::Decode(error.to_string()))?;
+            position += 1;
+            context
+                .decode(&mut batch)
+                .map_err(|error| EngineError::Decode(error.to_string()))?;
+        }
+        Ok(Generation {
+            text,
+            prompt_tokens: tokens.len(),
+            generated_tokens: generated,
+            stopped,
+        })
+    }
+}
+
+/// Removes and returns the longest prefix of `bytes` that is complete UTF-8, leaving an
+/// incomplete trailing character for the next piece; invalid bytes become U+FFFD.
+fn take_complete_utf8(bytes: &mut Vec<u8>) -> String {
+    let complete = match std::str::from_utf8(bytes) {
+        Ok(_) => bytes.len(),
+        Err(error) if error.error_len().is_none() => error.valid_up_to(),
+        Err(_) => bytes.len(),
+    };
+    let rest = bytes.split_off(complete);
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    *bytes = rest;
+    text
+}
+
+fn check_gguf_magic(path: &Path, hint: &str) -> Result<(), EngineError> {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    let read = std::fs::File::open(path).and_then(|mut file| file.read_exact(&mut magic));
+    match read {
+        Ok(()) if &magic == b"GGUF" => Ok(()),
+        Ok(()) => Err(EngineError::NotGguf {
+            path: path.to_owned(),
+            hint: hint.to_owned(),
+        }),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            Err(EngineError::ModelMissing {
+                path: path.to_owned(),
+                hint: hint.to_owned(),
+            })
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Err(EngineError::NotGguf {
+                path: path.to_owned(),
+                hint: hint.to_owned(),
+            })
+        }
+        Err(source) => Err(EngineError::ModelUnreadable {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+fn describe(path: &Path, model: &LlamaModel, gpu_layers: u32) -> ModelInfo {
+    let meta = |key: &str| model.meta_val_str(key).ok();
+    let name = meta("general.name").unwrap_or_else(|| {
+        path.file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    let quantization = meta("general.file_type")
+        .and_then(|code| code.parse::<u32>().ok())
+        .map(file_type_name)
+        .unwrap_or_else(|| "unknown".to_owned());
+    ModelInfo {
+        path: path.to_owned(),
+        name,
+        architecture: meta("general.architecture").unwrap_or_else(|| "unknown".to_owned()),
+        parameters: model.n_params(),
+        size_bytes: model.size(),
+        quantization,
+        context_length: model.n_ctx_train(),
+        chat_template: model
+            .chat_template(None)
+            .ok()
+            .and_then(|template| template.to_string().ok()),
+        device: running_device(gpu_layers),
+        gpu_layers,
+    }
+}
+
+/// The device that runs a model with `gpu_layers` offloaded: the first GPU when any layer is
+/// offloaded, else the CPU.
+fn running_device(gpu_layers: u32) -> String {
+    let devices = list_llama_ggml_backend_devices();
+    let is_gpu = |kind: &LlamaBackendDeviceType| {
+        matches!(
+            kind,
+            LlamaBackendDeviceType::Gpu | LlamaBackendDeviceType::IntegratedGpu
+        )
+    };
+    let chosen = if gpu_layers > 0 {
+        devices.iter().find(|device| is_gpu(&device.device_type))
+    } else {
+        None
+    }
+    .or_else(|| {
+        devices
+            .iter()
+            .find(|device| matches!(device.device_type, LlamaBackendDeviceType::Cpu))
+    });
+    match chosen {
+        Some(device) if device.description.is_empty() => device.name.clone(),
+        Some(device) => format!("{} ({})", device.name, device.description.trim()),
+        None => "CPU".to_owned(),
+    }
+}
+
+/// llama.cpp's names for `general.file_type` codes (`enum llama_ftype`).
+fn file_type_name(code: u32) -> String {
+    let name = match code {
+        0 => "F32",
+        1 => "F16",
+        2 => "Q4_0",
+        3 => "Q4_1",
+        7 => "Q8_0",
+        8 => "Q5_0",
+        9 => "Q5_1",
+        10 => "Q2_K",
+        11 => "Q3_K_S",
+        12 => "Q3_K_M",
+        13 => "Q3_K_L",
+        14 => "Q4_K_S",
+        15 => "Q4_K_M",
+        16 => "Q5_K_S",
+        17 => "Q5_K_M",
+        18 => "Q6_K",
+        19 => "IQ2_XXS",
+        20 => "IQ2_XS",
+        21 => "Q2_K_S",
+        22 => "IQ3_XS",
+        23 => "IQ3_XXS",
+        24 => "IQ1_S",
+        25 => "IQ4_NL",
+        26 => "IQ3_S",
+        27 => "IQ3_M",
+        28 => "IQ2_S",
+        29 => "IQ2_M",
+        30 => "IQ4_XS",
+        31 => "IQ1_M",
+        32 => "BF16",
+        36 => "TQ1_0",
+        37 => "TQ2_0",
+        38 => "MXFP4_MOE",
+        _ => return format!("file type {code}"),
+    };
+    name.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_split_across_pieces_is_held_back() {
+        let snowman = "☃".as_bytes();
+        let mut pending = vec![b'a', snowman[0], snowman[1]];
+        assert_eq!(take_complete_utf8(&mut pending), "a");
+        pending.push(snowman[2]);
+        assert_eq!(take_complete_utf8(&mut pending), "☃");
+        assert!(pending.is_empty());
+    }
+
+    #[test]
+    fn invalid_utf8_becomes_replacement_characters() {
+        let mut pending = vec![0xff, b'x'];
+        assert_eq!(take_complete_utf8(&mut pending), "\u{fffd}x");
+    }
+
+    #[test]
+    fn missing_and_foreign_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("absent.gguf");
+        let options = LoadOptions {
+            fetch_hint: Some("fetch it".to_owned()),
+            ..LoadOptions::default()
+        };
+        let error = Model::load(&missing, &options).err().unwrap();
+        assert!(matches!(error, EngineError::ModelMissing { .. }));
+        assert!(error.to_string().contains("absent.gguf"));
+        assert!(error.to_string().ends_with("; fetch it"));
+
+        let text = dir.path().join("notes.gguf");
+        std::fs::write(&text, "hello, not a model").unwrap();
+        let error = Model::load(&text, &options).err().unwrap();
+        assert!(matches!(error, EngineError::NotGguf { .. }), "{error}");
+
+        let empty = dir.path().join("empty.gguf");
+        std::fs::write(&empty, "").unwrap();
+        let error = Model::load(&empty, &options).err().unwrap();
+        assert!(matches!(error, EngineError::NotGguf { .. }), "{error}");
+    }
+
+    #[test]
+    fn truncated_gguf_fails_to_load_without_crashing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("truncated.gguf");
+        let mut bytes = b"GGUF".to_vec();
+        bytes.extend_from_slice(&3u32.to_le_bytes());
+        bytes.extend_from_slice(&[0xff; 8]);
+        std::fs::write(&path, bytes).unwrap();
+        let error = Model::load(&path, &LoadOptions::default()).err().unwrap();
+        assert!(matches!(error, EngineError::LoadFailed { .. }), "{error}");
+    }
+
+    #[test]
+    fn file_types_have_llama_cpp_names() {
+        assert_eq!(file_type_name(3), "Q4_1");
+        assert_eq!(file_type_name(15), "Q4_K_M");
+        assert_eq!(file_type_name(999), "file type 999");
+    }
+}

@@ -1,0 +1,224 @@
+//! The E2E harness: starts tauri-driver (which starts WebKitWebDriver, which starts the app),
+//! opens a WebDriver session on the real window, and offers waits and screenshots that the
+//! suites share.
+//!
+//! Run the suites under a display and a D-Bus session, in that order:
+//! `xvfb-run -a -s "-screen 0 1280x1024x24" dbus-run-session -- cargo test -p preamble-e2e`
+//! (`scripts/test.sh` does). Each launch gets a fresh data folder in which only the default
+//! model is linked from the real one, and writes its screenshots to
+//! `target/e2e/<suite>/<name>.png`.
+
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use fantoccini::{Client, ClientBuilder, Locator};
+use preamble::data_dir::{self, DataDir};
+
+/// Longest wait for any one WebDriver request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait for something to appear in the window.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// The workspace's root folder.
+pub fn workspace_root() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::canonicalize(&root).unwrap_or(root)
+}
+
+/// Cargo's target folder.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// The app binary under test: `$PREAMBLE_APP`, else the debug build in the target folder.
+pub fn app_binary() -> PathBuf {
+    std::env::var_os("PREAMBLE_APP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("debug/preamble-app"))
+}
+
+/// A sample constitution shipped in `constitutions/`.
+pub fn sample_constitution(file_name: &str) -> PathBuf {
+    workspace_root().join("constitutions").join(file_name)
+}
+
+/// Runs `request` with [`REQUEST_TIMEOUT`]; `what` names it in errors.
+pub async fn timed<T, E>(what: &str, request: impl Future<Output = Result<T, E>>) -> Result<T>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    tokio::time::timeout(REQUEST_TIMEOUT, request)
+        .await
+        .with_context(|| format!("{what}: no answer within {REQUEST_TIMEOUT:?}"))?
+        .with_context(|| what.to_owned())
+}
+
+/// The app's window, driven over WebDriver. Dropping it ends the session's processes.
+pub struct App {
+    client: Client,
+    driver: Child,
+    artifacts: PathBuf,
+    data: tempfile::TempDir,
+}
+
+impl App {
+    /// Starts the app with `args` for the suite `suite` (names its artifact folder).
+    pub async fn launch(suite: &str, args: &[&Path]) -> Result<Self> {
+        if std::env::var_os("DISPLAY").is_none() {
+            bail!("no DISPLAY: run the E2E suites under xvfb-run (scripts/test.sh does)");
+        }
+        let app = app_binary();
+        if !app.is_file() {
+            bail!(
+                "{} is missing: build it with `cargo build -p preamble-app --features custom-protocol`",
+                app.display()
+            );
+        }
+        let data = fresh_data_dir()?;
+        let artifacts = target_dir().join("e2e").join(suite);
+        std::fs::create_dir_all(&artifacts)
+            .with_context(|| format!("cannot create {}", artifacts.display()))?;
+        let driver_log = std::fs::File::create(artifacts.join("tauri-driver.log"))?;
+        let (port, native_port) = (free_port()?, free_port()?);
+        let tauri_driver =
+            std::env::var_os("TAURI_DRIVER").unwrap_or_else(|| "tauri-driver".into());
+        let mut driver = Command::new(&tauri_driver)
+            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .args(["--native-driver", "/usr/bin/WebKitWebDriver"])
+            .env(data_dir::ENV_VAR, data.path())
+            .stdout(Stdio::from(driver_log.try_clone()?))
+            .stderr(Stdio::from(driver_log))
+            .spawn()
+            .with_context(|| {
+                format!(
+                    "cannot start {:?}: install it with `cargo install tauri-driver --version 2.1.0 --locked`",
+                    tauri_driver
+                )
+            })?;
+        if let Err(error) = wait_for_port(port, Duration::from_secs(10)) {
+            let _ = driver.kill();
+            return Err(error.context("tauri-driver did not start"));
+        }
+        let args: Vec<String> = args.iter().map(|a| a.display().to_string()).collect();
+        let capabilities = serde_json::json!({
+            "tauri:options": { "application": app, "args": args }
+        });
+        let serde_json::Value::Object(capabilities) = capabilities else {
+            unreachable!("the capabilities literal is an object")
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        let mut builder = ClientBuilder::native();
+        builder.capabilities(capabilities);
+        let connect = builder.connect(&url);
+        let client = match timed("opening a WebDriver session", connect).await {
+            Ok(client) => client,
+            Err(error) => {
+                let _ = driver.kill();
+                return Err(error);
+            }
+        };
+        Ok(Self {
+            client,
+            driver,
+            artifacts,
+            data,
+        })
+    }
+
+    /// The WebDriver client, for what the helpers below do not cover.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The app's data folder for this launch.
+    pub fn data_dir(&self) -> DataDir {
+        DataDir::at(self.data.path())
+    }
+
+    /// Waits until the element matching `css` exists and `accept` takes its text; returns the
+    /// text (whitespace collapsed).
+    pub async fn wait_for_text(&self, css: &str, accept: impl Fn(&str) -> bool) -> Result<String> {
+        let deadline = Instant::now() + WAIT;
+        let mut last = None;
+        while Instant::now() < deadline {
+            if let Ok(element) =
+                timed("finding an element", self.client.find(Locator::Css(css))).await
+            {
+                let text = timed("reading text", element.text()).await?;
+                let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                if accept(&text) {
+                    return Ok(text);
+                }
+                last = Some(text);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("`{css}` did not show the expected text within {WAIT:?}; last seen: {last:?}")
+    }
+
+    /// Saves a PNG of the window as `<artifacts>/<name>.png` once the last DOM change has been
+    /// painted (two animation frames), and returns its path.
+    pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
+        let painted = self.client.execute_async(
+            "const done = arguments[arguments.length - 1];
+             requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+            vec![],
+        );
+        timed("waiting for a paint", painted).await?;
+        let png = timed("taking a screenshot", self.client.screenshot()).await?;
+        let path = self.artifacts.join(format!("{name}.png"));
+        std::fs::write(&path, png).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(path)
+    }
+
+    /// Ends the WebDriver session, which closes the app.
+    pub async fn close(mut self) -> Result<()> {
+        let client = self.client.clone();
+        let result = timed("closing the session", client.close()).await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        result
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// A temporary data folder holding a link to the real default model, when there is one.
+fn fresh_data_dir() -> Result<tempfile::TempDir> {
+    let data = tempfile::Builder::new().prefix("preamble-e2e-").tempdir()?;
+    let model = preamble::default_model::path(&DataDir::resolve()?);
+    if model.is_file() {
+        let models = DataDir::at(data.path()).models();
+        std::fs::create_dir_all(&models)?;
+        std::os::unix::fs::symlink(&model, models.join(model.file_name().unwrap_or_default()))?;
+    }
+    Ok(data)
+}
+
+fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok(listener.local_addr()?.port())
+}
+
+fn wait_for_port(port: u16, timeout: Duration) -> Result<()> {
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("nothing listens on port {port} after {timeout:?}")
+}
