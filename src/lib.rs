@@ -8,5 +8,7 @@
 pub mod constitution;
 pub mod data_dir;
 pub mod default_model;
+pub mod diff;
 pub mod engine;
+pub mod interchange;
 pub mod logging;
