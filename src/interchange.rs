@@ -317,6 +317,26 @@ fn detect_json(value: &Value) -> Option<Format> {
 // ---------------------------------------------------------------------------------------------
 // Import
 
+/// Reads the file at `path` and imports it in `format`, or else in the format [`detect`]ed from
+/// its content. Content that matches no format is read by its file extension (`.json`, `.toml`),
+/// else as JSON when it starts with `{`, else as TOML, so the diagnostics are that format's.
+pub fn import_file(path: &Path, format: Option<Format>) -> Result<Constitution, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let extension = path.extension().and_then(|e| e.to_str());
+    let format = format
+        .or_else(|| detect(&text))
+        .unwrap_or_else(|| match extension {
+            Some("json") => Format::Json,
+            Some("toml") => Format::Toml,
+            _ if text.trim_start().starts_with('{') => Format::Json,
+            _ => Format::Toml,
+        });
+    import(&text, format, path)
+}
+
 /// Reads a constitution from `text` in `format`; `file` names it in diagnostics, and its stem
 /// names constitutions imported from formats that have no name.
 ///
@@ -981,7 +1001,7 @@ fn locate_problems(
 
 /// A slug of `raw`: ASCII letters lower-cased, digits kept, other runs one `-`, at most 64
 /// characters, no `-` at either end. Empty when `raw` has no ASCII letter or digit.
-fn slugify(raw: &str) -> String {
+pub fn slugify(raw: &str) -> String {
     let mut slug = String::new();
     for c in raw.chars() {
         if c.is_ascii_alphanumeric() {

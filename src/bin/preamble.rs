@@ -2,17 +2,20 @@
 //!
 //! Exit status: 0 on success, 1 when the input or an operation failed, 2 on a usage error.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use preamble::constitution;
+use preamble::constitution::{self, Constitution};
 use preamble::data_dir::DataDir;
 use preamble::default_model;
+use preamble::diff;
 use preamble::engine::{GenerateParams, LoadOptions, Message, Model, Role};
+use preamble::interchange::{self, Format, Provenance};
+use preamble::store::{self, Revision, Store, StoreError, VersionInfo};
 
 #[derive(Parser)]
 #[command(
@@ -21,6 +24,9 @@ use preamble::engine::{GenerateParams, LoadOptions, Message, Model, Role};
     about = "Author, version and preview constitutions for assistant models"
 )]
 struct Cli {
+    /// The store file; by default `preamble.sqlite` in the data folder, shared with the app.
+    #[arg(long, global = true, value_name = "PATH")]
+    db: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -51,11 +57,104 @@ enum Command {
         #[command(subcommand)]
         command: ModelCommand,
     },
-    /// Check constitution files; prints each problem with file, line, column and field.
+    /// Check constitution files (any importable format); prints each problem with file, line,
+    /// column and field.
     Validate {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Start a new constitution in the store from a small valid template.
+    Init {
+        /// Its id in the store: lower-case letters, digits and hyphens.
+        slug: String,
+        /// Its display name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List the constitutions in the store.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import a constitution file (format detected from its content) into the store's draft.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        format: Option<Format>,
+        /// The id in the store; by default derived from the file name.
+        #[arg(long)]
+        id: Option<String>,
+        /// Replace a draft that has uncommitted changes.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Export a constitution (`ID[@VERSION|@TAG|@draft]` or a file) in another format.
+    Export {
+        source: String,
+        #[arg(long)]
+        format: Format,
+        /// Write here instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Commit the draft of a constitution as its next version.
+    Commit {
+        id: String,
+        #[arg(long, short)]
+        message: String,
+        /// Defaults to $PREAMBLE_AUTHOR, else $USER.
+        #[arg(long)]
+        author: Option<String>,
+    },
+    /// Show the versions of a constitution, newest first.
+    Log {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Name a version (the newest by default).
+    Tag {
+        id: String,
+        name: String,
+        #[arg(long)]
+        version: Option<u32>,
+    },
+    /// Copy a version (number or tag) into the draft.
+    Checkout {
+        id: String,
+        version: String,
+        /// Discard uncommitted changes in the draft.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Start a new constitution from a version of another (the newest by default).
+    Fork {
+        id: String,
+        new_id: String,
+        #[arg(long)]
+        version: Option<u32>,
+    },
+    /// Compare two versions, a version and the draft, or files.
+    Diff {
+        old: String,
+        new: String,
+        #[arg(long, default_value = "text")]
+        format: DiffFormat,
+    },
+    /// Print a constitution (`ID[@VERSION|@TAG|@draft]` or a file) in canonical TOML.
+    Show {
+        source: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DiffFormat {
+    Text,
+    Json,
+    Patch,
+    Md,
 }
 
 #[derive(Subcommand)]
@@ -106,7 +205,7 @@ impl ModelArgs {
 fn main() -> ExitCode {
     preamble::logging::to_stderr("warn");
     let cli = Cli::parse();
-    match run(cli.command) {
+    match run(cli.command, cli.db) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -115,7 +214,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> Result<ExitCode> {
+fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
+    let open_store = || -> Result<Store> {
+        let path = match &db {
+            Some(path) => path.clone(),
+            None => Store::default_path(&DataDir::resolve()?),
+        };
+        Ok(Store::open(&path)?)
+    };
     match command {
         Command::Generate {
             prompt,
@@ -209,13 +315,220 @@ fn run(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { files } => Ok(validate(&files)),
+        Command::Init { slug, name } => {
+            let name = name.unwrap_or_else(|| slug.replace('-', " "));
+            open_store()?.create(&slug, &constitution::starter(&name))?;
+            println!("created `{slug}`: edit it in the app, or import a file into it");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::List { json } => {
+            let listings = open_store()?.list()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&listings)?);
+            } else {
+                for l in &listings {
+                    let latest = l
+                        .latest
+                        .map_or("no versions".to_owned(), |n| format!("v{n}"));
+                    let changes = if l.has_changes { ", draft changed" } else { "" };
+                    println!(
+                        "{:<28} {} ({latest}{changes}; saved {})",
+                        l.slug,
+                        l.name,
+                        store::format_time(l.updated_ms)
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import {
+            file,
+            format,
+            id,
+            force,
+        } => {
+            let constitution = interchange::import_file(&file, format)?;
+            let slug = match id {
+                Some(id) => id,
+                None => {
+                    interchange::slugify(&file.file_stem().unwrap_or_default().to_string_lossy())
+                }
+            };
+            let mut store = open_store()?;
+            match store.replace_draft(&slug, &constitution, force) {
+                Err(StoreError::UnknownConstitution(_)) => {
+                    store.create(&slug, &constitution)?;
+                    println!(
+                        "imported {} as `{slug}` (draft; commit it to make a version)",
+                        file.display()
+                    );
+                }
+                Err(error) => return Err(error.into()),
+                Ok(()) => println!("replaced the draft of `{slug}` with {}", file.display()),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export {
+            source,
+            format,
+            output,
+        } => {
+            let source = load_source(&open_store, &source)?;
+            let text = match format {
+                Format::Toml => constitution::to_toml(&source.constitution),
+                format => interchange::export(&source.constitution, format, &source.provenance())?,
+            };
+            match output {
+                Some(path) => std::fs::write(&path, text)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                None => print!("{text}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Commit {
+            id,
+            message,
+            author,
+        } => {
+            let author = author
+                .or_else(|| std::env::var("PREAMBLE_AUTHOR").ok())
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "unknown".to_owned());
+            let version = open_store()?.commit(&id, &message, &author)?;
+            println!("{id}@{} {}", version.number, &version.hash[..12]);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Log { id, json } => {
+            let log = open_store()?.log(&id)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&log)?);
+            } else {
+                for v in &log {
+                    let tags = if v.tags.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" [{}]", v.tags.join(", "))
+                    };
+                    println!(
+                        "v{} {} {} {}{tags}\n    {}",
+                        v.number,
+                        &v.hash[..12],
+                        store::format_time(v.created_ms),
+                        v.author,
+                        v.message
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tag { id, name, version } => {
+            let mut store = open_store()?;
+            let number = match version {
+                Some(number) => number,
+                None => store
+                    .log(&id)?
+                    .first()
+                    .map(|v| v.number)
+                    .ok_or_else(|| StoreError::NoVersions { slug: id.clone() })?,
+            };
+            store.tag(&id, &name, number)?;
+            println!("{id}@{number} is now tagged `{name}`");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Checkout { id, version, force } => {
+            let mut store = open_store()?;
+            let (_, revision) = Revision::parse_reference(&format!("{id}@{version}"));
+            let resolved = store.resolve(&id, &revision)?;
+            let number = resolved
+                .version
+                .map(|v| v.number)
+                .context("checkout takes a version number or tag")?;
+            store.checkout(&id, number, force)?;
+            println!("the draft of `{id}` is now version {number}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Fork {
+            id,
+            new_id,
+            version,
+        } => {
+            open_store()?.fork(&id, &new_id, version)?;
+            println!("forked `{id}` into `{new_id}`");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Diff { old, new, format } => {
+            let old = load_source(&open_store, &old)?;
+            let new = load_source(&open_store, &new)?;
+            let changes = diff::diff(&old.constitution, &new.constitution);
+            let text = match format {
+                DiffFormat::Text => diff::render_text(&changes, std::io::stdout().is_terminal()),
+                DiffFormat::Json => serde_json::to_string_pretty(&changes)? + "\n",
+                DiffFormat::Patch => diff::unified_patch(
+                    &constitution::to_toml(&old.constitution),
+                    &constitution::to_toml(&new.constitution),
+                    &old.label,
+                    &new.label,
+                ),
+                DiffFormat::Md => diff::render_markdown(&changes, &old.label, &new.label),
+            };
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Show { source, json } => {
+            let source = load_source(&open_store, &source)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&source.constitution)?);
+            } else {
+                print!("{}", constitution::to_toml(&source.constitution));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// A constitution read from a file or the store, with a label for people.
+struct Source {
+    constitution: Constitution,
+    label: String,
+    version: Option<VersionInfo>,
+}
+
+impl Source {
+    fn provenance(&self) -> Provenance {
+        Provenance {
+            version: Some(self.label.clone()),
+            hash: Some(self.version.as_ref().map_or_else(
+                || store::content_hash(&self.constitution),
+                |v| v.hash.clone(),
+            )),
+        }
+    }
+}
+
+/// Reads `source`: a file when one exists at that path, else a store reference
+/// `ID[@VERSION|@TAG|@draft]`.
+fn load_source(open_store: &dyn Fn() -> Result<Store>, source: &str) -> Result<Source> {
+    let path = Path::new(source);
+    if path.is_file() {
+        return Ok(Source {
+            constitution: interchange::import_file(path, None)?,
+            label: path.display().to_string(),
+            version: None,
+        });
+    }
+    let (slug, revision) = Revision::parse_reference(source);
+    let resolved = open_store()?.resolve(slug, &revision)?;
+    Ok(Source {
+        constitution: resolved.constitution,
+        label: resolved.label,
+        version: resolved.version,
+    })
 }
 
 fn validate(files: &[PathBuf]) -> ExitCode {
     let mut ok = true;
     for file in files {
-        match constitution::load(Path::new(file)) {
+        match interchange::import_file(file, None) {
             Ok(constitution) => println!(
                 "{}: ok ({}, {} tiers, {} principles)",
                 file.display(),

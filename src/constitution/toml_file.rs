@@ -1,362 +1,13 @@
-//! A constitution: the principles an assistant is critiqued, revised and judged by, in priority
-//! tiers, and its TOML file format.
-//!
-//! The domain model holds no redundant state: a principle's tier is the tier that holds it, and
-//! its priority is its position there; tiers are ordered by priority too.
-//!
-//! The file format is TOML, one constitution per file:
-//!
-//! ```toml
-//! format = 1
-//! name = "General assistant"
-//!
-//! [[tiers]]
-//! id = "safety"
-//! name = "Safety"
-//!
-//! [[tiers.principles]]
-//! id = "no-mass-harm"
-//! title = "..."
-//! ```
-//!
-//! [`load`] parses and validates a file; every problem it finds is a [`Diagnostic`] that names
-//! the file, line, column and field. No input makes it panic.
+//! The TOML file format: parsing with located diagnostics, and the canonical writer.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-/// The version of the file format this code reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
-
-/// Longest title, in characters.
-pub const MAX_TITLE_CHARS: usize = 200;
-/// Longest text field (statement, rationale, requests, example turns), in characters.
-pub const MAX_TEXT_CHARS: usize = 20_000;
-
-/// A constitution.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Constitution {
-    /// The file format version; see [`FORMAT_VERSION`].
-    pub format: u32,
-    pub name: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub description: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub authors: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub license: Option<String>,
-    #[serde(default)]
-    pub preview: PreviewDefaults,
-    /// Priority tiers, highest priority first.
-    pub tiers: Vec<Tier>,
-    /// Few-shot examples of the whole critique -> revision exchange.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub examples: Vec<Example>,
-}
-
-/// A priority tier, e.g. Safety, and its principles, highest priority first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Tier {
-    pub id: String,
-    pub name: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub description: String,
-    #[serde(default)]
-    pub principles: Vec<Principle>,
-}
-
-/// A principle: what it asks, why, and the prompts that apply it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Principle {
-    /// A stable slug (`a-z`, `0-9`, `-`), unique in the constitution; survives renames.
-    pub id: String,
-    pub title: String,
-    /// The principle in plain words.
-    pub statement: String,
-    /// Why the principle exists.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub rationale: String,
-    /// Asks the model to critique a response under this principle.
-    pub critique_request: String,
-    /// Asks the model to rewrite a response after the critique.
-    pub revision_request: String,
-    /// Asks which of two responses better follows the principle (AI preference labels).
-    pub comparison_question: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<String>,
-    #[serde(default = "default_true")]
-    pub enabled: bool,
-    /// Relative chance of being sampled in weighted selection; `>= 0`.
-    #[serde(default = "default_weight")]
-    pub weight: f64,
-}
-
-/// A worked critique -> revision exchange shown to the model before the real one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Example {
-    /// The id of the principle the example applies, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub principle: Option<String>,
-    pub prompt: String,
-    pub response: String,
-    pub critique: String,
-    pub revision: String,
-}
-
-/// How a preview runs unless told otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PreviewDefaults {
-    /// Critique -> revision rounds per prompt, 1 to 4.
-    #[serde(default = "default_rounds")]
-    pub rounds: u32,
-    #[serde(default)]
-    pub selection: Selection,
-}
-
-impl Default for PreviewDefaults {
-    fn default() -> Self {
-        Self {
-            rounds: default_rounds(),
-            selection: Selection::default(),
-        }
-    }
-}
-
-/// How a principle is picked for each revision round.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Selection {
-    /// Every enabled principle equally likely, as in the paper.
-    #[default]
-    Uniform,
-    /// In proportion to each principle's weight.
-    Weighted,
-}
-
-fn default_true() -> bool {
-    true
-}
-
-fn default_weight() -> f64 {
-    1.0
-}
-
-fn default_rounds() -> u32 {
-    2
-}
-
-impl Constitution {
-    /// All principles, highest priority first, with the tier that holds each.
-    pub fn principles(&self) -> impl Iterator<Item = (&Tier, &Principle)> {
-        self.tiers
-            .iter()
-            .flat_map(|tier| tier.principles.iter().map(move |p| (tier, p)))
-    }
-
-    /// How many principles the constitution has.
-    pub fn principle_count(&self) -> usize {
-        self.tiers.iter().map(|tier| tier.principles.len()).sum()
-    }
-}
-
-/// One step of a path to a field, e.g. `tiers`, `[2]`, `title`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Segment {
-    Key(&'static str),
-    Index(usize),
-}
-
-/// Where a field is in a constitution, e.g. `tiers[0].principles[2].title`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct FieldPath(pub Vec<Segment>);
-
-impl FieldPath {
-    fn key(&self, key: &'static str) -> Self {
-        let mut path = self.clone();
-        path.0.push(Segment::Key(key));
-        path
-    }
-
-    fn index(&self, index: usize) -> Self {
-        let mut path = self.clone();
-        path.0.push(Segment::Index(index));
-        path
-    }
-}
-
-impl fmt::Display for FieldPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, segment) in self.0.iter().enumerate() {
-            match segment {
-                Segment::Key(key) if i == 0 => write!(f, "{key}")?,
-                Segment::Key(key) => write!(f, ".{key}")?,
-                Segment::Index(index) => write!(f, "[{index}]")?,
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A problem with a constitution.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// The field at fault; empty for the document as a whole.
-    pub field: FieldPath,
-    pub message: String,
-}
-
-/// Checks everything the type system does not: format version, ids, tiers, required text,
-/// lengths, weights, rounds, example references, and that some principle is enabled.
-pub fn validate(constitution: &Constitution) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    let root = FieldPath::default();
-    let mut problem = |field: FieldPath, message: String| problems.push(Problem { field, message });
-    if constitution.format != FORMAT_VERSION {
-        problem(
-            root.key("format"),
-            format!(
-                "format {} is not supported; this version of Preamble reads format {FORMAT_VERSION}",
-                constitution.format
-            ),
-        );
-    }
-    if let Some(message) = text_problem(&constitution.name, true, MAX_TITLE_CHARS) {
-        problem(root.key("name"), message);
-    }
-    if !(1..=4).contains(&constitution.preview.rounds) {
-        problem(
-            root.key("preview").key("rounds"),
-            format!("must be 1 to 4, not {}", constitution.preview.rounds),
-        );
-    }
-    if constitution.tiers.is_empty() {
-        problem(
-            root.key("tiers"),
-            "at least one tier is required".to_owned(),
-        );
-    }
-    let mut tier_ids = HashSet::new();
-    let mut principle_ids = HashSet::new();
-    for (t, tier) in constitution.tiers.iter().enumerate() {
-        let at = root.key("tiers").index(t);
-        if let Some(message) = slug_problem(&tier.id) {
-            problem(at.key("id"), message);
-        } else if !tier_ids.insert(tier.id.as_str()) {
-            problem(at.key("id"), format!("tier id `{}` is used twice", tier.id));
-        }
-        if let Some(message) = text_problem(&tier.name, true, MAX_TITLE_CHARS) {
-            problem(at.key("name"), message);
-        }
-        for (p, principle) in tier.principles.iter().enumerate() {
-            let at = at.key("principles").index(p);
-            if let Some(message) = slug_problem(&principle.id) {
-                problem(at.key("id"), message);
-            } else if !principle_ids.insert(principle.id.as_str()) {
-                problem(
-                    at.key("id"),
-                    format!("principle id `{}` is used twice", principle.id),
-                );
-            }
-            let texts: [(&'static str, &str, bool, usize); 6] = [
-                ("title", &principle.title, true, MAX_TITLE_CHARS),
-                ("statement", &principle.statement, true, MAX_TEXT_CHARS),
-                ("rationale", &principle.rationale, false, MAX_TEXT_CHARS),
-                (
-                    "critique_request",
-                    &principle.critique_request,
-                    true,
-                    MAX_TEXT_CHARS,
-                ),
-                (
-                    "revision_request",
-                    &principle.revision_request,
-                    true,
-                    MAX_TEXT_CHARS,
-                ),
-                (
-                    "comparison_question",
-                    &principle.comparison_question,
-                    true,
-                    MAX_TEXT_CHARS,
-                ),
-            ];
-            for (field, text, required, max) in texts {
-                if let Some(message) = text_problem(text, required, max) {
-                    problem(at.key(field), message);
-                }
-            }
-            if !principle.weight.is_finite() || principle.weight < 0.0 {
-                problem(
-                    at.key("weight"),
-                    format!("must be a number >= 0, not {}", principle.weight),
-                );
-            }
-        }
-    }
-    if !constitution.principles().any(|(_, p)| p.enabled) {
-        problem(
-            root.key("tiers"),
-            "at least one enabled principle is required".to_owned(),
-        );
-    }
-    for (e, example) in constitution.examples.iter().enumerate() {
-        let at = root.key("examples").index(e);
-        if let Some(id) = &example.principle
-            && !principle_ids.contains(id.as_str())
-        {
-            problem(
-                at.key("principle"),
-                format!("no principle has the id `{id}`"),
-            );
-        }
-        let turns = [
-            ("prompt", &example.prompt),
-            ("response", &example.response),
-            ("critique", &example.critique),
-            ("revision", &example.revision),
-        ];
-        for (field, text) in turns {
-            if let Some(message) = text_problem(text, true, MAX_TEXT_CHARS) {
-                problem(at.key(field), message);
-            }
-        }
-    }
-    problems
-}
-
-fn text_problem(text: &str, required: bool, max_chars: usize) -> Option<String> {
-    if required && text.trim().is_empty() {
-        return Some("must not be empty".to_owned());
-    }
-    let chars = text.chars().count();
-    (chars > max_chars).then(|| format!("is {chars} characters long; the limit is {max_chars}"))
-}
-
-fn slug_problem(id: &str) -> Option<String> {
-    let valid = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !id.starts_with('-')
-        && !id.ends_with('-');
-    (!valid).then(|| {
-        format!(
-            "`{id}` is not a valid id: use 1 to 64 lower-case letters, digits and inner hyphens"
-        )
-    })
-}
+use super::{Constitution, Example, FieldPath, Principle, Segment, Selection, Tier, validate};
 
 /// A problem located in a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -578,9 +229,230 @@ impl LineIndex {
     }
 }
 
+/// Lines of long text are wrapped at spaces to stay near this width.
+const WRAP_COLUMN: usize = 96;
+
+/// The canonical TOML form of `constitution`: fixed key order, defaults left out (`enabled` is
+/// written only when false, `weight` only when not 1), long text as wrapped multi-line strings.
+/// For every constitution `c` that parses, `parse_toml(&to_toml(&c))` equals `c`, and writing a
+/// canonical file again yields the same bytes.
+pub fn to_toml(constitution: &Constitution) -> String {
+    let mut out = TomlWriter::default();
+    out.integer("format", i64::from(constitution.format));
+    out.text("name", &constitution.name);
+    out.optional_text("description", &constitution.description);
+    if !constitution.authors.is_empty() {
+        out.strings("authors", &constitution.authors);
+    }
+    if let Some(license) = &constitution.license {
+        out.text("license", license);
+    }
+    out.header("[preview]");
+    out.integer("rounds", i64::from(constitution.preview.rounds));
+    out.text(
+        "selection",
+        match constitution.preview.selection {
+            Selection::Uniform => "uniform",
+            Selection::Weighted => "weighted",
+        },
+    );
+    for tier in &constitution.tiers {
+        write_tier(&mut out, tier);
+    }
+    for example in &constitution.examples {
+        write_example(&mut out, example);
+    }
+    out.text
+}
+
+fn write_tier(out: &mut TomlWriter, tier: &Tier) {
+    out.header("[[tiers]]");
+    out.text("id", &tier.id);
+    out.text("name", &tier.name);
+    out.optional_text("description", &tier.description);
+    for principle in &tier.principles {
+        write_principle(out, principle);
+    }
+}
+
+fn write_principle(out: &mut TomlWriter, principle: &Principle) {
+    out.header("[[tiers.principles]]");
+    out.text("id", &principle.id);
+    out.text("title", &principle.title);
+    out.text("statement", &principle.statement);
+    out.optional_text("rationale", &principle.rationale);
+    out.text("critique_request", &principle.critique_request);
+    out.text("revision_request", &principle.revision_request);
+    out.text("comparison_question", &principle.comparison_question);
+    if !principle.tags.is_empty() {
+        out.strings("tags", &principle.tags);
+    }
+    if !principle.enabled {
+        out.line("enabled = false");
+    }
+    if principle.weight != 1.0 {
+        out.line(&format!("weight = {}", toml_float(principle.weight)));
+    }
+}
+
+fn write_example(out: &mut TomlWriter, example: &Example) {
+    out.header("[[examples]]");
+    if let Some(principle) = &example.principle {
+        out.text("principle", principle);
+    }
+    out.text("prompt", &example.prompt);
+    out.text("response", &example.response);
+    out.text("critique", &example.critique);
+    out.text("revision", &example.revision);
+}
+
+#[derive(Default)]
+struct TomlWriter {
+    text: String,
+}
+
+impl TomlWriter {
+    fn line(&mut self, line: &str) {
+        self.text.push_str(line);
+        self.text.push('\n');
+    }
+
+    fn header(&mut self, header: &str) {
+        self.text.push('\n');
+        self.line(header);
+    }
+
+    fn integer(&mut self, key: &str, value: i64) {
+        self.line(&format!("{key} = {value}"));
+    }
+
+    fn optional_text(&mut self, key: &str, value: &str) {
+        if !value.is_empty() {
+            self.text(key, value);
+        }
+    }
+
+    /// A one-line basic string when it fits, else a multi-line basic string whose lines are
+    /// wrapped at spaces with line-ending backslashes.
+    fn text(&mut self, key: &str, value: &str) {
+        let one_line = format!("{key} = {}", basic_string(value));
+        if !value.contains('\n') && one_line.chars().count() <= WRAP_COLUMN {
+            self.line(&one_line);
+            return;
+        }
+        self.text.push_str(key);
+        self.text.push_str(" = \"\"\"\n");
+        let mut lines = value.split('\n').peekable();
+        while let Some(line) = lines.next() {
+            let pieces = wrap_at_spaces(line, WRAP_COLUMN);
+            let count = pieces.len();
+            for (i, piece) in pieces.into_iter().enumerate() {
+                self.text.push_str(&escape_multiline(piece));
+                if i + 1 < count {
+                    self.text.push_str("\\\n");
+                }
+            }
+            if lines.peek().is_some() {
+                self.text.push('\n');
+            }
+        }
+        // A quote right before the closing delimiter must be escaped.
+        if self.text.ends_with('"') {
+            self.text.pop();
+            self.text.push_str("\\\"");
+        }
+        self.line("\"\"\"");
+    }
+
+    fn strings(&mut self, key: &str, values: &[String]) {
+        let items: Vec<String> = values.iter().map(|v| basic_string(v)).collect();
+        self.line(&format!("{key} = [{}]", items.join(", ")));
+    }
+}
+
+/// Splits `line` into pieces no wider than `width` where possible, each piece but the last
+/// ending with the single space it was split after. A split is made only before a non-space
+/// character, because a line-ending backslash also swallows the whitespace that follows it.
+fn wrap_at_spaces(line: &str, width: usize) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let mut last_break = None;
+    let mut column = 0;
+    let mut chars = line.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        column += 1;
+        let next = chars.peek().map(|&(_, n)| n);
+        let prev_is_space = line[..i].ends_with(' ');
+        if c == ' ' && !prev_is_space && next.is_some_and(|n| !n.is_whitespace()) {
+            last_break = Some(i + 1);
+        }
+        if column >= width
+            && let Some(at) = last_break.take()
+        {
+            pieces.push(&line[start..at]);
+            column = line[at..i + c.len_utf8()].chars().count();
+            start = at;
+        }
+    }
+    pieces.push(&line[start..]);
+    pieces
+}
+
+fn basic_string(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c => push_char(&mut out, c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Escapes a piece of a multi-line basic string; quotes are escaped where two would meet.
+fn escape_multiline(piece: &str) -> String {
+    let mut out = String::with_capacity(piece.len());
+    let mut chars = piece.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if chars.peek() == Some(&'"') => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push('\t'),
+            c => push_char(&mut out, c),
+        }
+    }
+    out
+}
+
+fn push_char(out: &mut String, c: char) {
+    if c == '\r' {
+        out.push_str("\\r");
+    } else if c.is_control() && c != '\t' && c != '\n' {
+        out.push_str(&format!("\\u{:04X}", u32::from(c)));
+    } else {
+        out.push(c);
+    }
+}
+
+fn toml_float(value: f64) -> String {
+    if value.is_nan() {
+        "nan".to_owned()
+    } else if value.is_infinite() {
+        if value > 0.0 { "inf" } else { "-inf" }.to_owned()
+    } else {
+        format!("{value:?}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::constitution::PreviewDefaults;
 
     const MINIMAL: &str = r#"format = 1
 name = "Tiny"
@@ -730,5 +602,69 @@ comparison_question = "Which response is less likely to help cause serious harm?
         let lines = LineIndex::new("é = 1\nab");
         assert_eq!(lines.locate("é = 1\nab", 2), (1, 2));
         assert_eq!(lines.locate("é = 1\nab", 7), (2, 1));
+    }
+
+    fn sample(file: &str) -> Constitution {
+        load(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("constitutions")
+                .join(file),
+        )
+        .unwrap()
+    }
+
+    fn assert_round_trip(constitution: &Constitution) {
+        let written = to_toml(constitution);
+        let reread = parse_toml(&written, Path::new("canonical.toml"))
+            .unwrap_or_else(|e| panic!("{e}\n{written}"));
+        assert_eq!(&reread, constitution, "{written}");
+        assert_eq!(
+            to_toml(&reread),
+            written,
+            "the canonical form is not stable"
+        );
+    }
+
+    #[test]
+    fn the_samples_survive_the_canonical_writer() {
+        for file in ["general-assistant.toml", "cautious-assistant.toml"] {
+            assert_round_trip(&sample(file));
+        }
+    }
+
+    #[test]
+    fn awkward_text_survives_the_canonical_writer() {
+        let mut c = sample("general-assistant.toml");
+        let awkward = [
+            "ends with a quote\"",
+            "\"\"\"triple quotes\"\"\" and \\ backslashes \\",
+            "\nstarts with a newline and has\r\nCRLF and\ttabs",
+            "control \u{1} \u{7f} characters",
+            "two  spaces  everywhere  and a very long line that has to be wrapped somewhere because it goes on and on past the column limit without end",
+            "   leading and trailing spaces   ",
+            "trailing backslash \\",
+            "é ü 😀 unicode that is long enough to wrap: ünïcödé ünïcödé ünïcödé ünïcödé ünïcödé ünïcödé ünïcödé",
+            "a\n\n\nmany\n\nblank lines\n",
+        ];
+        for (i, text) in awkward.iter().enumerate() {
+            let principle = &mut c.tiers[0].principles[i % 3];
+            principle.statement = (*text).to_owned();
+            principle.title = format!("title {i} {text}").replace('\n', " ");
+            principle.weight = 0.25 * i as f64;
+            principle.enabled = i % 2 == 0;
+            c.description = (*text).to_owned();
+            if principle.title.trim().is_empty() || principle.statement.trim().is_empty() {
+                continue;
+            }
+            assert_round_trip(&c);
+        }
+    }
+
+    #[test]
+    fn long_lines_are_wrapped_near_the_column() {
+        let written = to_toml(&sample("general-assistant.toml"));
+        for line in written.lines() {
+            assert!(line.chars().count() <= WRAP_COLUMN + 20, "{line}");
+        }
     }
 }

@@ -1,0 +1,1028 @@
+//! The version history of constitutions, in one SQLite file shared by the CLI and the app.
+//!
+//! Each constitution (named by a slug such as `general-assistant`) has one working **draft**,
+//! saved as often as the user likes and allowed to be invalid, so nothing typed is ever lost,
+//! and a history of immutable **versions**. Committing validates the draft and turns it into
+//! version `n + 1`, with the sha256 of its canonical TOML as content hash, the version it was
+//! based on as parent, a message, an author and a time. **Tags** name versions; **checkout**
+//! copies a version into the draft; **fork** starts a new constitution from a version.
+//!
+//! Invariants: versions are never changed or deleted (a trigger refuses updates); every write is
+//! one transaction; the file runs in WAL mode with foreign keys on and `synchronous = FULL`, so
+//! a process killed at any point leaves either the old or the new state, never a corrupt file.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::constitution::{self, Constitution};
+use crate::data_dir::DataDir;
+
+/// The schema this code writes. [`MIGRATIONS`]`[i]` takes a store from version `i` to `i + 1`.
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
+/// Schema migrations, oldest first; each runs in its own transaction.
+const MIGRATIONS: &[&str] = &[
+    // 1: constitutions, drafts, immutable versions, tags.
+    "CREATE TABLE constitutions (
+        id INTEGER PRIMARY KEY,
+        slug TEXT NOT NULL UNIQUE,
+        created_ms INTEGER NOT NULL,
+        forked_from INTEGER REFERENCES versions(id)
+     );
+     CREATE TABLE versions (
+        id INTEGER PRIMARY KEY,
+        constitution_id INTEGER NOT NULL REFERENCES constitutions(id) ON DELETE CASCADE,
+        number INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        parent_id INTEGER REFERENCES versions(id),
+        message TEXT NOT NULL,
+        author TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        content TEXT NOT NULL,
+        UNIQUE (constitution_id, number)
+     );
+     CREATE INDEX versions_by_hash ON versions(hash);
+     CREATE TRIGGER versions_are_immutable BEFORE UPDATE ON versions
+     BEGIN SELECT RAISE(ABORT, 'versions are immutable'); END;
+     CREATE TABLE drafts (
+        constitution_id INTEGER PRIMARY KEY REFERENCES constitutions(id) ON DELETE CASCADE,
+        content TEXT NOT NULL,
+        base_version_id INTEGER REFERENCES versions(id),
+        updated_ms INTEGER NOT NULL
+     );
+     CREATE TABLE tags (
+        constitution_id INTEGER NOT NULL REFERENCES constitutions(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        version_id INTEGER NOT NULL REFERENCES versions(id),
+        created_ms INTEGER NOT NULL,
+        PRIMARY KEY (constitution_id, name)
+     );",
+];
+
+/// The store's file name in the data folder.
+pub const FILE_NAME: &str = "preamble.sqlite";
+
+/// Errors of the store. Each names the store file or the constitution, version or tag at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("cannot create the store's folder {path}: {source}")]
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "store {path} has schema version {found}, newer than this Preamble knows ({SCHEMA_VERSION}); \
+         update Preamble"
+    )]
+    NewerSchema { path: PathBuf, found: usize },
+    #[error("no constitution `{0}` in the store")]
+    UnknownConstitution(String),
+    #[error("a constitution `{0}` already exists")]
+    ConstitutionExists(String),
+    #[error("`{slug}` has no version {number}")]
+    UnknownVersion { slug: String, number: u32 },
+    #[error("`{slug}` has no tag or version `{reference}`")]
+    UnknownReference { slug: String, reference: String },
+    #[error("`{slug}` has no versions yet; commit one first")]
+    NoVersions { slug: String },
+    #[error("`{slug}`: {message}")]
+    InvalidName { slug: String, message: String },
+    #[error("`{slug}`: the draft is the same as version {number}; nothing to commit")]
+    NothingToCommit { slug: String, number: u32 },
+    #[error("`{slug}`: the draft is not valid and cannot be committed:\n{problems}")]
+    InvalidDraft { slug: String, problems: String },
+    #[error(
+        "`{slug}`: the draft has changes not committed since {since}; commit them, or pass --force \
+         to discard them"
+    )]
+    UncommittedDraft { slug: String, since: String },
+    #[error("`{slug}`: stored content does not decode: {message}")]
+    Corrupt { slug: String, message: String },
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// A committed, immutable version.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VersionInfo {
+    pub number: u32,
+    /// sha256 of the canonical TOML, lower-case hex.
+    pub hash: String,
+    pub parent: Option<u32>,
+    pub message: String,
+    pub author: String,
+    /// Milliseconds since the Unix epoch, UTC.
+    pub created_ms: i64,
+    pub tags: Vec<String>,
+}
+
+/// A constitution in the store, as a library listing shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Listing {
+    pub slug: String,
+    pub name: String,
+    pub versions: u32,
+    pub latest: Option<u32>,
+    /// The draft's last save, in milliseconds since the Unix epoch.
+    pub updated_ms: i64,
+    /// The draft differs from the version it is based on (or there is no version yet).
+    pub has_changes: bool,
+}
+
+/// A constitution's working draft.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    pub constitution: Constitution,
+    /// The version the draft started from.
+    pub base: Option<u32>,
+    pub updated_ms: i64,
+    pub has_changes: bool,
+}
+
+/// What a reference such as `general-assistant@3` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revision {
+    /// The newest version, or the draft when there is none.
+    Latest,
+    Draft,
+    Number(u32),
+    Tag(String),
+}
+
+impl Revision {
+    /// Parses `SLUG`, `SLUG@draft`, `SLUG@N`, `SLUG@vN` or `SLUG@TAG`.
+    pub fn parse_reference(reference: &str) -> (&str, Revision) {
+        match reference.split_once('@') {
+            None => (reference, Revision::Latest),
+            Some((slug, "draft")) => (slug, Revision::Draft),
+            Some((slug, rest)) => {
+                let digits = rest.strip_prefix('v').unwrap_or(rest);
+                match digits.parse::<u32>() {
+                    Ok(number) => (slug, Revision::Number(number)),
+                    Err(_) => (slug, Revision::Tag(rest.to_owned())),
+                }
+            }
+        }
+    }
+}
+
+/// The content a reference resolved to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    pub constitution: Constitution,
+    /// The version, or `None` for the draft.
+    pub version: Option<VersionInfo>,
+    /// A label for people: `slug@3` or `slug@draft`.
+    pub label: String,
+}
+
+/// The store: one SQLite connection.
+pub struct Store {
+    connection: Connection,
+    path: PathBuf,
+}
+
+/// The sha256 of a constitution's canonical TOML, lower-case hex: a version's content hash.
+pub fn content_hash(constitution: &Constitution) -> String {
+    format!(
+        "{:x}",
+        Sha256::digest(constitution::to_toml(constitution).as_bytes())
+    )
+}
+
+/// Now, in milliseconds since the Unix epoch.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Formats milliseconds since the Unix epoch as `YYYY-MM-DD HH:MM UTC`.
+pub fn format_time(ms: i64) -> String {
+    let seconds = ms.div_euclid(1000);
+    let (days, day_seconds) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (proleptic Gregorian calendar).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        day_seconds / 3600,
+        day_seconds % 3600 / 60
+    )
+}
+
+impl Store {
+    /// The store in `data`'s folder.
+    pub fn default_path(data: &DataDir) -> PathBuf {
+        data.root().join(FILE_NAME)
+    }
+
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(folder).map_err(|source| StoreError::Folder {
+                path: folder.to_owned(),
+                source,
+            })?;
+        }
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
+        let connection = Connection::open(path).map_err(sqlite)?;
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = FULL;
+                 PRAGMA foreign_keys = ON;
+                 PRAGMA busy_timeout = 5000;",
+            )
+            .map_err(sqlite)?;
+        let mut store = Self {
+            connection,
+            path: path.to_owned(),
+        };
+        store.migrate(SCHEMA_VERSION)?;
+        Ok(store)
+    }
+
+    /// The store file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn error(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// The schema version recorded in the file (0 for a new file).
+    pub fn schema_version(&self) -> Result<usize> {
+        self.connection
+            .execute_batch(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
+            )
+            .map_err(|e| self.error(e))?;
+        let version: i64 = self
+            .connection
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.error(e))?;
+        Ok(usize::try_from(version).unwrap_or(0))
+    }
+
+    /// Applies the migrations up to schema version `target`, each in its own transaction.
+    fn migrate(&mut self, target: usize) -> Result<()> {
+        let current = self.schema_version()?;
+        if current > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path: self.path.clone(),
+                found: current,
+            });
+        }
+        for (index, migration) in MIGRATIONS.iter().enumerate().take(target).skip(current) {
+            let path = self.path.clone();
+            let sqlite = |source| StoreError::Sqlite {
+                path: path.clone(),
+                source,
+            };
+            let tx = self.connection.transaction().map_err(sqlite)?;
+            tx.execute_batch(migration).map_err(sqlite)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, ?2)",
+                params![i64::try_from(index + 1).unwrap_or(i64::MAX), now_ms()],
+            )
+            .map_err(sqlite)?;
+            tx.commit().map_err(sqlite)?;
+            tracing::info!(path = %self.path.display(), version = index + 1, "store migrated");
+        }
+        Ok(())
+    }
+
+    /// Runs `work` in one immediate transaction, committed only when it succeeds.
+    fn write<T>(&mut self, work: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let path = self.path.clone();
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite)?;
+        let value = work(&tx)?;
+        tx.commit().map_err(sqlite)?;
+        Ok(value)
+    }
+
+    /// Adds a constitution named `slug` whose draft is `constitution`.
+    pub fn create(&mut self, slug: &str, constitution: &Constitution) -> Result<()> {
+        check_slug(slug)?;
+        let content = constitution::to_toml(constitution);
+        let path = self.path.clone();
+        self.write(|tx| {
+            if constitution_id(tx, slug, &path).is_ok() {
+                return Err(StoreError::ConstitutionExists(slug.to_owned()));
+            }
+            let now = now_ms();
+            tx.execute(
+                "INSERT INTO constitutions (slug, created_ms) VALUES (?1, ?2)",
+                params![slug, now],
+            )
+            .map_err(|source| sqlite_error(&path, source))?;
+            let id = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO drafts (constitution_id, content, updated_ms) VALUES (?1, ?2, ?3)",
+                params![id, content, now],
+            )
+            .map_err(|source| sqlite_error(&path, source))?;
+            Ok(())
+        })
+    }
+
+    /// Every constitution, by slug.
+    pub fn list(&self) -> Result<Vec<Listing>> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT c.slug, d.content, d.updated_ms,
+                        (SELECT COUNT(*) FROM versions v WHERE v.constitution_id = c.id),
+                        (SELECT MAX(number) FROM versions v WHERE v.constitution_id = c.id),
+                        (SELECT content FROM versions v WHERE v.id = d.base_version_id)
+                 FROM constitutions c JOIN drafts d ON d.constitution_id = c.id
+                 ORDER BY c.slug",
+            )
+            .map_err(|e| self.error(e))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, u32>(3)?,
+                    row.get::<_, Option<u32>>(4)?,
+                    row.get::<_, Option<String>>(5)?,
+                ))
+            })
+            .map_err(|e| self.error(e))?;
+        let mut listings = Vec::new();
+        for row in rows {
+            let (slug, draft, updated_ms, versions, latest, base) =
+                row.map_err(|e| self.error(e))?;
+            let name = decode(&slug, &draft)?.name;
+            listings.push(Listing {
+                has_changes: base.as_deref() != Some(draft.as_str()),
+                slug,
+                name,
+                versions,
+                latest,
+                updated_ms,
+            });
+        }
+        Ok(listings)
+    }
+
+    /// The draft of `slug`.
+    pub fn draft(&self, slug: &str) -> Result<Draft> {
+        let id = constitution_id(&self.connection, slug, &self.path)?;
+        let (content, base, updated_ms, base_content) = self
+            .connection
+            .query_row(
+                "SELECT d.content, v.number, d.updated_ms, v.content
+                 FROM drafts d LEFT JOIN versions v ON v.id = d.base_version_id
+                 WHERE d.constitution_id = ?1",
+                [id],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, Option<u32>>(1)?,
+                        row.get::<_, i64>(2)?,
+                        row.get::<_, Option<String>>(3)?,
+                    ))
+                },
+            )
+            .map_err(|e| self.error(e))?;
+        Ok(Draft {
+            constitution: decode(slug, &content)?,
+            base,
+            updated_ms,
+            has_changes: base_content.as_deref() != Some(content.as_str()),
+        })
+    }
+
+    /// Saves `constitution` as the draft of `slug`. The draft may be invalid.
+    pub fn save_draft(&mut self, slug: &str, constitution: &Constitution) -> Result<()> {
+        let content = constitution::to_toml(constitution);
+        let path = self.path.clone();
+        self.write(|tx| {
+            let id = constitution_id(tx, slug, &path)?;
+            tx.execute(
+                "UPDATE drafts SET content = ?2, updated_ms = ?3 WHERE constitution_id = ?1",
+                params![id, content, now_ms()],
+            )
+            .map_err(|source| sqlite_error(&path, source))?;
+            Ok(())
+        })
+    }
+
+    /// Replaces the draft of `slug` with `constitution`, refusing to discard uncommitted changes
+    /// unless `force`.
+    pub fn replace_draft(
+        &mut self,
+        slug: &str,
+        constitution: &Constitution,
+        force: bool,
+    ) -> Result<()> {
+        let draft = self.draft(slug)?;
+        if draft.has_changes && draft.base.is_some() && !force {
+            return Err(StoreError::UncommittedDraft {
+                slug: slug.to_owned(),
+                since: format_time(draft.updated_ms),
+            });
+        }
+        self.save_draft(slug, constitution)
+    }
+
+    /// Validates the draft of `slug` and commits it as the next version.
+    pub fn commit(&mut self, slug: &str, message: &str, author: &str) -> Result<VersionInfo> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            let id = constitution_id(tx, slug, &path)?;
+            let (content, base_id): (String, Option<i64>) = tx
+                .query_row(
+                    "SELECT content, base_version_id FROM drafts WHERE constitution_id = ?1",
+                    [id],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .map_err(|source| sqlite_error(&path, source))?;
+            let draft = decode(slug, &content)?;
+            let problems = constitution::validate(&draft);
+            if !problems.is_empty() {
+                let problems = problems
+                    .iter()
+                    .map(|p| format!("  {}: {}", p.field, p.message))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                return Err(StoreError::InvalidDraft {
+                    slug: slug.to_owned(),
+                    problems,
+                });
+            }
+            let parent = match base_id {
+                Some(base_id) => {
+                    let (number, base_content): (u32, String) = tx
+                        .query_row(
+                            "SELECT number, content FROM versions WHERE id = ?1",
+                            [base_id],
+                            |row| Ok((row.get(0)?, row.get(1)?)),
+                        )
+                        .map_err(|source| sqlite_error(&path, source))?;
+                    if base_content == content {
+                        return Err(StoreError::NothingToCommit {
+                            slug: slug.to_owned(),
+                            number,
+                        });
+                    }
+                    Some(number)
+                }
+                None => None,
+            };
+            let number: u32 = tx
+                .query_row(
+                    "SELECT COALESCE(MAX(number), 0) + 1 FROM versions WHERE constitution_id = ?1",
+                    [id],
+                    |row| row.get(0),
+                )
+                .map_err(|source| sqlite_error(&path, source))?;
+            let hash = format!("{:x}", Sha256::digest(content.as_bytes()));
+            let created_ms = now_ms();
+            tx.execute(
+                "INSERT INTO versions
+                    (constitution_id, number, hash, parent_id, message, author, created_ms, content)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    id, number, hash, base_id, message, author, created_ms, content
+                ],
+            )
+            .map_err(|source| sqlite_error(&path, source))?;
+            let version_id = tx.last_insert_rowid();
+            tx.execute(
+                "UPDATE drafts SET base_version_id = ?2 WHERE constitution_id = ?1",
+                params![id, version_id],
+            )
+            .map_err(|source| sqlite_error(&path, source))?;
+            Ok(VersionInfo {
+                number,
+                hash,
+                parent,
+                message: message.to_owned(),
+                author: author.to_owned(),
+                created_ms,
+                tags: Vec::new(),
+            })
+        })
+    }
+
+    /// The versions of `slug`, newest first, with their tags.
+    pub fn log(&self, slug: &str) -> Result<Vec<VersionInfo>> {
+        let id = constitution_id(&self.connection, slug, &self.path)?;
+        self.versions(id, None)
+    }
+
+    /// Versions of constitution `id`, newest first: all, or only version `number`.
+    fn versions(&self, id: i64, number: Option<u32>) -> Result<Vec<VersionInfo>> {
+        let mut statement = self
+            .connection
+            .prepare_cached(
+                "SELECT v.number, v.hash, p.number, v.message, v.author, v.created_ms,
+                        (SELECT group_concat(name, char(31)) FROM
+                            (SELECT name FROM tags t WHERE t.version_id = v.id ORDER BY name))
+                 FROM versions v LEFT JOIN versions p ON p.id = v.parent_id
+                 WHERE v.constitution_id = ?1 AND (?2 IS NULL OR v.number = ?2)
+                 ORDER BY v.number DESC",
+            )
+            .map_err(|e| self.error(e))?;
+        let rows = statement
+            .query_map(params![id, number], |row| {
+                let tags: Option<String> = row.get(6)?;
+                Ok(VersionInfo {
+                    number: row.get(0)?,
+                    hash: row.get(1)?,
+                    parent: row.get(2)?,
+                    message: row.get(3)?,
+                    author: row.get(4)?,
+                    created_ms: row.get(5)?,
+                    tags: tags
+                        .map(|t| t.split('\u{1f}').map(str::to_owned).collect())
+                        .unwrap_or_default(),
+                })
+            })
+            .map_err(|e| self.error(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.error(e))
+    }
+
+    /// Resolves a revision of `slug` to its content.
+    pub fn resolve(&self, slug: &str, revision: &Revision) -> Result<Resolved> {
+        let id = constitution_id(&self.connection, slug, &self.path)?;
+        let number = match revision {
+            Revision::Draft => None,
+            Revision::Number(number) => Some(*number),
+            Revision::Tag(tag) => Some(
+                self.connection
+                    .query_row(
+                        "SELECT v.number FROM tags t JOIN versions v ON v.id = t.version_id
+                         WHERE t.constitution_id = ?1 AND t.name = ?2",
+                        params![id, tag],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(|e| self.error(e))?
+                    .ok_or_else(|| StoreError::UnknownReference {
+                        slug: slug.to_owned(),
+                        reference: tag.clone(),
+                    })?,
+            ),
+            Revision::Latest => self
+                .connection
+                .query_row(
+                    "SELECT MAX(number) FROM versions WHERE constitution_id = ?1",
+                    [id],
+                    |row| row.get(0),
+                )
+                .map_err(|e| self.error(e))?,
+        };
+        let Some(number) = number else {
+            return Ok(Resolved {
+                constitution: self.draft(slug)?.constitution,
+                version: None,
+                label: format!("{slug}@draft"),
+            });
+        };
+        let content: String = self
+            .connection
+            .query_row(
+                "SELECT content FROM versions WHERE constitution_id = ?1 AND number = ?2",
+                params![id, number],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|e| self.error(e))?
+            .ok_or_else(|| StoreError::UnknownVersion {
+                slug: slug.to_owned(),
+                number,
+            })?;
+        let version =
+            self.versions(id, Some(number))?
+                .pop()
+                .ok_or_else(|| StoreError::UnknownVersion {
+                    slug: slug.to_owned(),
+                    number,
+                })?;
+        Ok(Resolved {
+            constitution: decode(slug, &content)?,
+            version: Some(version),
+            label: format!("{slug}@{number}"),
+        })
+    }
+
+    /// Names version `number` of `slug` `name`, moving the tag if it named another version.
+    pub fn tag(&mut self, slug: &str, name: &str, number: u32) -> Result<()> {
+        if name == "draft" || name.parse::<u32>().is_ok() || name.contains('@') || name.is_empty() {
+            return Err(StoreError::InvalidName {
+                slug: slug.to_owned(),
+                message: format!(
+                    "`{name}` cannot be a tag: tags are not empty, not numbers, not `draft`, and have no `@`"
+                ),
+            });
+        }
+        let path = self.path.clone();
+        self.write(|tx| {
+            let id = constitution_id(tx, slug, &path)?;
+            let version_id = version_id(tx, id, slug, number, &path)?;
+            tx.execute(
+                "INSERT INTO tags (constitution_id, name, version_id, created_ms)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (constitution_id, name) DO UPDATE SET version_id = excluded.version_id",
+                params![id, name, version_id, now_ms()],
+            )
+            .map_err(|source| sqlite_error(&path, source))?;
+            Ok(())
+        })
+    }
+
+    /// Copies version `number` into the draft of `slug`, refusing to discard uncommitted changes
+    /// unless `force`. Later commits have that version as parent.
+    pub fn checkout(&mut self, slug: &str, number: u32, force: bool) -> Result<()> {
+        let draft = self.draft(slug)?;
+        if draft.has_changes && !force {
+            return Err(StoreError::UncommittedDraft {
+                slug: slug.to_owned(),
+                since: format_time(draft.updated_ms),
+            });
+        }
+        let path = self.path.clone();
+        self.write(|tx| {
+            let id = constitution_id(tx, slug, &path)?;
+            let version_id = version_id(tx, id, slug, number, &path)?;
+            tx.execute(
+                "UPDATE drafts SET content = (SELECT content FROM versions WHERE id = ?2),
+                    base_version_id = ?2, updated_ms = ?3
+                 WHERE constitution_id = ?1",
+                params![id, version_id, now_ms()],
+            )
+            .map_err(|source| sqlite_error(&path, source))?;
+            Ok(())
+        })
+    }
+
+    /// Starts a new constitution `new_slug` whose draft is version `number` of `slug` (its
+    /// newest version when `None`), remembering where it came from.
+    pub fn fork(&mut self, slug: &str, new_slug: &str, number: Option<u32>) -> Result<()> {
+        check_slug(new_slug)?;
+        let number =
+            match number {
+                Some(number) => number,
+                None => self.log(slug)?.first().map(|v| v.number).ok_or_else(|| {
+                    StoreError::NoVersions {
+                        slug: slug.to_owned(),
+                    }
+                })?,
+            };
+        let path = self.path.clone();
+        self.write(|tx| {
+            let id = constitution_id(tx, slug, &path)?;
+            let version_id = version_id(tx, id, slug, number, &path)?;
+            if constitution_id(tx, new_slug, &path).is_ok() {
+                return Err(StoreError::ConstitutionExists(new_slug.to_owned()));
+            }
+            let now = now_ms();
+            tx.execute(
+                "INSERT INTO constitutions (slug, created_ms, forked_from) VALUES (?1, ?2, ?3)",
+                params![new_slug, now, version_id],
+            )
+            .map_err(|source| sqlite_error(&path, source))?;
+            let new_id = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO drafts (constitution_id, content, updated_ms)
+                 SELECT ?1, content, ?3 FROM versions WHERE id = ?2",
+                params![new_id, version_id, now],
+            )
+            .map_err(|source| sqlite_error(&path, source))?;
+            Ok(())
+        })
+    }
+
+    /// Checks the whole file: SQLite's integrity check, and that every version's content still
+    /// hashes to its recorded hash. Returns the problems found.
+    pub fn verify(&self) -> Result<Vec<String>> {
+        let mut problems = Vec::new();
+        let integrity: String = self
+            .connection
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .map_err(|e| self.error(e))?;
+        if integrity != "ok" {
+            problems.push(format!("integrity check: {integrity}"));
+        }
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT c.slug, v.number, v.hash, v.content
+                 FROM versions v JOIN constitutions c ON c.id = v.constitution_id",
+            )
+            .map_err(|e| self.error(e))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, u32>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(|e| self.error(e))?;
+        for row in rows {
+            let (slug, number, hash, content) = row.map_err(|e| self.error(e))?;
+            if format!("{:x}", Sha256::digest(content.as_bytes())) != hash {
+                problems.push(format!("{slug}@{number}: content does not match its hash"));
+            }
+        }
+        Ok(problems)
+    }
+}
+
+fn sqlite_error(path: &Path, source: rusqlite::Error) -> StoreError {
+    StoreError::Sqlite {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn constitution_id(connection: &Connection, slug: &str, path: &Path) -> Result<i64> {
+    connection
+        .query_row(
+            "SELECT id FROM constitutions WHERE slug = ?1",
+            [slug],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(|source| sqlite_error(path, source))?
+        .ok_or_else(|| StoreError::UnknownConstitution(slug.to_owned()))
+}
+
+fn version_id(
+    connection: &Connection,
+    id: i64,
+    slug: &str,
+    number: u32,
+    path: &Path,
+) -> Result<i64> {
+    connection
+        .query_row(
+            "SELECT id FROM versions WHERE constitution_id = ?1 AND number = ?2",
+            params![id, number],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(|source| sqlite_error(path, source))?
+        .ok_or_else(|| StoreError::UnknownVersion {
+            slug: slug.to_owned(),
+            number,
+        })
+}
+
+/// Decodes stored canonical TOML without validating it: drafts may be invalid.
+fn decode(slug: &str, content: &str) -> Result<Constitution> {
+    toml::from_str(content).map_err(|error| StoreError::Corrupt {
+        slug: slug.to_owned(),
+        message: error.message().to_owned(),
+    })
+}
+
+fn check_slug(slug: &str) -> Result<()> {
+    match constitution::slug_problem(slug) {
+        None => Ok(()),
+        Some(message) => Err(StoreError::InvalidName {
+            slug: slug.to_owned(),
+            message,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Constitution {
+        constitution::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("constitutions/general-assistant.toml"),
+        )
+        .unwrap()
+    }
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("nested/preamble.sqlite")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn draft_commit_log_and_resolve() {
+        let (_dir, mut store) = store();
+        let mut c = sample();
+        store.create("general", &c).unwrap();
+        assert!(store.draft("general").unwrap().has_changes);
+        let v1 = store.commit("general", "first", "ana").unwrap();
+        assert_eq!((v1.number, v1.parent), (1, None));
+        assert_eq!(v1.hash, content_hash(&c));
+        assert!(!store.draft("general").unwrap().has_changes);
+        assert!(matches!(
+            store.commit("general", "again", "ana"),
+            Err(StoreError::NothingToCommit { number: 1, .. })
+        ));
+
+        c.tiers[0].principles[0].title.push_str(" at all");
+        store.save_draft("general", &c).unwrap();
+        let v2 = store.commit("general", "second", "bo").unwrap();
+        assert_eq!((v2.number, v2.parent), (2, Some(1)));
+
+        let log = store.log("general").unwrap();
+        assert_eq!(log.iter().map(|v| v.number).collect::<Vec<_>>(), [2, 1]);
+        assert_eq!(
+            store
+                .resolve("general", &Revision::Latest)
+                .unwrap()
+                .constitution,
+            c
+        );
+        assert_eq!(
+            store
+                .resolve("general", &Revision::Number(1))
+                .unwrap()
+                .constitution,
+            sample()
+        );
+        let listing = &store.list().unwrap()[0];
+        assert_eq!((listing.versions, listing.latest), (2, Some(2)));
+        assert!(!listing.has_changes);
+    }
+
+    #[test]
+    fn invalid_drafts_are_saved_but_not_committed() {
+        let (_dir, mut store) = store();
+        let mut c = sample();
+        c.tiers[0].principles[0].statement.clear();
+        store.create("general", &c).unwrap();
+        assert_eq!(store.draft("general").unwrap().constitution, c);
+        let error = store.commit("general", "broken", "ana").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("tiers[0].principles[0].statement: must not be empty"),
+            "{error}"
+        );
+        assert!(store.log("general").unwrap().is_empty());
+    }
+
+    #[test]
+    fn tags_checkout_and_fork() {
+        let (_dir, mut store) = store();
+        let mut c = sample();
+        store.create("general", &c).unwrap();
+        store.commit("general", "first", "ana").unwrap();
+        store.tag("general", "reviewed", 1).unwrap();
+        c.name = "Renamed".into();
+        store.save_draft("general", &c).unwrap();
+        assert!(matches!(
+            store.checkout("general", 1, false),
+            Err(StoreError::UncommittedDraft { .. })
+        ));
+        store.commit("general", "rename", "ana").unwrap();
+        let tagged = store
+            .resolve("general", &Revision::Tag("reviewed".into()))
+            .unwrap();
+        assert_eq!(tagged.label, "general@1");
+        assert_eq!(tagged.version.unwrap().tags, ["reviewed"]);
+
+        store.checkout("general", 1, false).unwrap();
+        assert_eq!(
+            store.draft("general").unwrap().constitution.name,
+            "General assistant"
+        );
+        c.name = "Branch".into();
+        store.save_draft("general", &c).unwrap();
+        let v3 = store.commit("general", "branch from 1", "ana").unwrap();
+        assert_eq!((v3.number, v3.parent), (3, Some(1)));
+
+        store.fork("general", "general-fork", Some(2)).unwrap();
+        assert_eq!(
+            store.draft("general-fork").unwrap().constitution.name,
+            "Renamed"
+        );
+        assert!(matches!(
+            store.fork("general", "general-fork", None),
+            Err(StoreError::ConstitutionExists(_))
+        ));
+        assert!(matches!(
+            store.tag("general", "7", 1),
+            Err(StoreError::InvalidName { .. })
+        ));
+        assert!(store.verify().unwrap().is_empty());
+    }
+
+    #[test]
+    fn versions_cannot_be_altered() {
+        let (_dir, mut store) = store();
+        store.create("general", &sample()).unwrap();
+        store.commit("general", "first", "ana").unwrap();
+        let altered = store
+            .connection
+            .execute("UPDATE versions SET message = 'rewritten'", []);
+        assert!(altered.is_err());
+    }
+
+    #[test]
+    fn references_parse() {
+        assert_eq!(Revision::parse_reference("a"), ("a", Revision::Latest));
+        assert_eq!(Revision::parse_reference("a@draft"), ("a", Revision::Draft));
+        assert_eq!(Revision::parse_reference("a@3"), ("a", Revision::Number(3)));
+        assert_eq!(
+            Revision::parse_reference("a@v3"),
+            ("a", Revision::Number(3))
+        );
+        assert_eq!(
+            Revision::parse_reference("a@reviewed"),
+            ("a", Revision::Tag("reviewed".into()))
+        );
+    }
+
+    #[test]
+    fn every_migration_applies_to_the_schema_before_it() {
+        for start in 0..SCHEMA_VERSION {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("old.sqlite");
+            {
+                let connection = Connection::open(&path).unwrap();
+                let mut old = Store {
+                    connection,
+                    path: path.clone(),
+                };
+                old.migrate(start).unwrap();
+                assert_eq!(old.schema_version().unwrap(), start);
+            }
+            let mut store = Store::open(&path).unwrap();
+            assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+            store.create("general", &sample()).unwrap();
+            store.commit("general", "after migrating", "ana").unwrap();
+            assert!(store.verify().unwrap().is_empty());
+        }
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.sqlite");
+        drop(Store::open(&path).unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, 0)",
+                [i64::try_from(SCHEMA_VERSION).unwrap() + 1],
+            )
+            .unwrap();
+        assert!(matches!(
+            Store::open(&path),
+            Err(StoreError::NewerSchema { .. })
+        ));
+    }
+
+    #[test]
+    fn times_format_as_utc() {
+        assert_eq!(format_time(0), "1970-01-01 00:00 UTC");
+        assert_eq!(format_time(1_795_789_800_000), "2026-11-27 14:30 UTC");
+        assert_eq!(format_time(951_782_400_000), "2000-02-29 00:00 UTC");
+    }
+}
