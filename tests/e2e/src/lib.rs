@@ -2,9 +2,9 @@
 //! opens a WebDriver session on the real window, and offers waits and screenshots that the
 //! suites share.
 //!
-//! Run the suites under a display and a D-Bus session, in that order:
-//! `xvfb-run -a -s "-screen 0 1280x1024x24" dbus-run-session -- cargo test -p preamble-e2e`
-//! (`scripts/test.sh` does). Each launch gets a fresh data folder in which only the default
+//! Run the suites under a display and a D-Bus session, in that order (`scripts/test.sh` does):
+//! `xvfb-run -a -s "-screen 0 1280x1024x24" dbus-run-session -- cargo test --workspace
+//! --features preamble-app/custom-protocol --test smoke`. Each launch gets a fresh data folder in which only the default
 //! model is linked from the real one, and writes its screenshots to
 //! `target/e2e/<suite>/<name>.png`.
 
@@ -147,10 +147,12 @@ impl App {
         let deadline = Instant::now() + WAIT;
         let mut last = None;
         while Instant::now() < deadline {
+            // The element can be replaced between finding it and reading it (the UI re-renders):
+            // a stale element is retried like a missing one.
             if let Ok(element) =
                 timed("finding an element", self.client.find(Locator::Css(css))).await
+                && let Ok(text) = timed("reading text", element.text()).await
             {
-                let text = timed("reading text", element.text()).await?;
                 let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
                 if accept(&text) {
                     return Ok(text);
