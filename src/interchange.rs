@@ -82,7 +82,7 @@ use serde_json::Value;
 
 use crate::constitution::{
     self, Constitution, Diagnostic, Example, FORMAT_VERSION, FieldPath, LoadError, MAX_TITLE_CHARS,
-    PreviewDefaults, Principle, Problem, Segment, Selection, Tier,
+    PreviewDefaults, Principle, Problem, Segment, Selection, Tier, schema_key,
 };
 
 /// A file format a constitution can be read from or written to.
@@ -1283,39 +1283,6 @@ impl JsonNode {
         }
         FieldPath(path)
     }
-}
-
-/// The field names of Preamble's schema, so paths can hold `&'static str`.
-fn schema_key(key: &str) -> Option<&'static str> {
-    const KEYS: &[&str] = &[
-        "format",
-        "name",
-        "description",
-        "authors",
-        "license",
-        "preview",
-        "rounds",
-        "selection",
-        "tiers",
-        "id",
-        "principles",
-        "title",
-        "statement",
-        "rationale",
-        "critique_request",
-        "revision_request",
-        "comparison_question",
-        "tags",
-        "enabled",
-        "weight",
-        "examples",
-        "principle",
-        "prompt",
-        "response",
-        "critique",
-        "revision",
-    ];
-    KEYS.iter().copied().find(|known| *known == key)
 }
 
 struct JsonScanner<'t> {

@@ -271,6 +271,40 @@ impl fmt::Display for FieldPath {
     }
 }
 
+/// The schema's field name `key` as a `&'static str`, for [`FieldPath`]s in diagnostics of any
+/// file format; `None` for a key the schema does not have.
+pub(crate) fn schema_key(key: &str) -> Option<&'static str> {
+    const KEYS: &[&str] = &[
+        "format",
+        "name",
+        "description",
+        "authors",
+        "license",
+        "preview",
+        "rounds",
+        "selection",
+        "tiers",
+        "id",
+        "principles",
+        "title",
+        "statement",
+        "rationale",
+        "critique_request",
+        "revision_request",
+        "comparison_question",
+        "tags",
+        "enabled",
+        "weight",
+        "examples",
+        "principle",
+        "prompt",
+        "response",
+        "critique",
+        "revision",
+    ];
+    KEYS.iter().copied().find(|known| *known == key)
+}
+
 /// A problem with a constitution.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::{Constitution, Example, FieldPath, Principle, Segment, Selection, Tier, validate};
+use super::{
+    Constitution, Example, FieldPath, Principle, Segment, Selection, Tier, schema_key, validate,
+};
 
 /// A problem located in a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,7 +142,7 @@ fn span_of(document: &Spanned<DeTable<'_>>, path: &FieldPath) -> Range<usize> {
 fn field_at(document: &Spanned<DeTable<'_>>, offset: usize) -> FieldPath {
     fn search_table(table: &DeTable<'_>, offset: usize, path: &mut Vec<Segment>) -> bool {
         for (key, item) in table.iter() {
-            let Some(name) = known_key(key.get_ref()) else {
+            let Some(name) = schema_key(key.get_ref()) else {
                 continue;
             };
             path.push(Segment::Key(name));
@@ -169,39 +171,6 @@ fn field_at(document: &Spanned<DeTable<'_>>, offset: usize) -> FieldPath {
     let mut path = Vec::new();
     search_table(document.get_ref(), offset, &mut path);
     FieldPath(path)
-}
-
-/// The field names of the format, so paths can hold `&'static str`; unknown keys end a path.
-fn known_key(key: &str) -> Option<&'static str> {
-    const KEYS: &[&str] = &[
-        "format",
-        "name",
-        "description",
-        "authors",
-        "license",
-        "preview",
-        "rounds",
-        "selection",
-        "tiers",
-        "id",
-        "principles",
-        "title",
-        "statement",
-        "rationale",
-        "critique_request",
-        "revision_request",
-        "comparison_question",
-        "tags",
-        "enabled",
-        "weight",
-        "examples",
-        "principle",
-        "prompt",
-        "response",
-        "critique",
-        "revision",
-    ];
-    KEYS.iter().copied().find(|known| *known == key)
 }
 
 /// Byte offsets of line starts, for turning spans into line and column.
