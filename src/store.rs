@@ -7,7 +7,7 @@
 //! based on as parent, a message, an author and a time. **Tags** name versions; **checkout**
 //! copies a version into the draft; **fork** starts a new constitution from a version.
 //!
-//! Invariants: versions are never changed or deleted (a trigger refuses updates); every write is
+//! Invariants: versions are never changed or deleted (triggers refuse both); every write is
 //! one transaction; the file runs in WAL mode with foreign keys on and `synchronous = FULL`, so
 //! a process killed at any point leaves either the old or the new state, never a corrupt file.
 
@@ -61,6 +61,9 @@ const MIGRATIONS: &[&str] = &[
         created_ms INTEGER NOT NULL,
         PRIMARY KEY (constitution_id, name)
      );",
+    // 2: versions cannot be deleted either.
+    "CREATE TRIGGER versions_are_permanent BEFORE DELETE ON versions
+     BEGIN SELECT RAISE(ABORT, 'versions are immutable'); END;",
 ];
 
 /// The store's file name in the data folder.
@@ -277,49 +280,42 @@ impl Store {
 
     /// The schema version recorded in the file (0 for a new file).
     pub fn schema_version(&self) -> Result<usize> {
-        self.connection
-            .execute_batch(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (
-                    version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
-            )
-            .map_err(|e| self.error(e))?;
-        let version: i64 = self
-            .connection
-            .query_row(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-                [],
-                |row| row.get(0),
-            )
-            .map_err(|e| self.error(e))?;
-        Ok(usize::try_from(version).unwrap_or(0))
+        recorded_schema_version(&self.connection).map_err(|e| self.error(e))
     }
 
-    /// Applies the migrations up to schema version `target`, each in its own transaction.
+    /// Applies the migrations up to schema version `target`, each in its own immediate
+    /// transaction that first reads the version inside it, so two processes opening a new store
+    /// at once apply each migration once.
     fn migrate(&mut self, target: usize) -> Result<()> {
-        let current = self.schema_version()?;
-        if current > SCHEMA_VERSION {
-            return Err(StoreError::NewerSchema {
-                path: self.path.clone(),
-                found: current,
-            });
-        }
-        for (index, migration) in MIGRATIONS.iter().enumerate().take(target).skip(current) {
+        loop {
             let path = self.path.clone();
             let sqlite = |source| StoreError::Sqlite {
                 path: path.clone(),
                 source,
             };
-            let tx = self.connection.transaction().map_err(sqlite)?;
+            let tx = self
+                .connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sqlite)?;
+            let current = recorded_schema_version(&tx).map_err(sqlite)?;
+            if current > SCHEMA_VERSION {
+                return Err(StoreError::NewerSchema {
+                    path: self.path.clone(),
+                    found: current,
+                });
+            }
+            let Some(migration) = MIGRATIONS.get(current).filter(|_| current < target) else {
+                return Ok(());
+            };
             tx.execute_batch(migration).map_err(sqlite)?;
             tx.execute(
                 "INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, ?2)",
-                params![i64::try_from(index + 1).unwrap_or(i64::MAX), now_ms()],
+                params![i64::try_from(current + 1).unwrap_or(i64::MAX), now_ms()],
             )
             .map_err(sqlite)?;
             tx.commit().map_err(sqlite)?;
-            tracing::info!(path = %self.path.display(), version = index + 1, "store migrated");
+            tracing::info!(path = %self.path.display(), version = current + 1, "store migrated");
         }
-        Ok(())
     }
 
     /// Runs `work` in one immediate transaction, committed only when it succeeds.
@@ -449,21 +445,25 @@ impl Store {
     }
 
     /// Replaces the draft of `slug` with `constitution`, refusing to discard uncommitted changes
-    /// unless `force`.
+    /// (including a draft that was never committed) unless `force`.
     pub fn replace_draft(
         &mut self,
         slug: &str,
         constitution: &Constitution,
         force: bool,
     ) -> Result<()> {
-        let draft = self.draft(slug)?;
-        if draft.has_changes && draft.base.is_some() && !force {
-            return Err(StoreError::UncommittedDraft {
-                slug: slug.to_owned(),
-                since: format_time(draft.updated_ms),
-            });
-        }
-        self.save_draft(slug, constitution)
+        let content = constitution::to_toml(constitution);
+        let path = self.path.clone();
+        self.write(|tx| {
+            let id = constitution_id(tx, slug, &path)?;
+            refuse_to_discard(tx, id, slug, force, &path)?;
+            tx.execute(
+                "UPDATE drafts SET content = ?2, updated_ms = ?3 WHERE constitution_id = ?1",
+                params![id, content, now_ms()],
+            )
+            .map_err(|source| sqlite_error(&path, source))?;
+            Ok(())
+        })
     }
 
     /// Validates the draft of `slug` and commits it as the next version.
@@ -651,12 +651,10 @@ impl Store {
 
     /// Names version `number` of `slug` `name`, moving the tag if it named another version.
     pub fn tag(&mut self, slug: &str, name: &str, number: u32) -> Result<()> {
-        if name == "draft" || name.parse::<u32>().is_ok() || name.contains('@') || name.is_empty() {
+        if let Some(message) = tag_problem(name) {
             return Err(StoreError::InvalidName {
                 slug: slug.to_owned(),
-                message: format!(
-                    "`{name}` cannot be a tag: tags are not empty, not numbers, not `draft`, and have no `@`"
-                ),
+                message,
             });
         }
         let path = self.path.clone();
@@ -677,17 +675,11 @@ impl Store {
     /// Copies version `number` into the draft of `slug`, refusing to discard uncommitted changes
     /// unless `force`. Later commits have that version as parent.
     pub fn checkout(&mut self, slug: &str, number: u32, force: bool) -> Result<()> {
-        let draft = self.draft(slug)?;
-        if draft.has_changes && !force {
-            return Err(StoreError::UncommittedDraft {
-                slug: slug.to_owned(),
-                since: format_time(draft.updated_ms),
-            });
-        }
         let path = self.path.clone();
         self.write(|tx| {
             let id = constitution_id(tx, slug, &path)?;
             let version_id = version_id(tx, id, slug, number, &path)?;
+            refuse_to_discard(tx, id, slug, force, &path)?;
             tx.execute(
                 "UPDATE drafts SET content = (SELECT content FROM versions WHERE id = ?2),
                     base_version_id = ?2, updated_ms = ?3
@@ -774,11 +766,52 @@ impl Store {
     }
 }
 
+/// The newest migration recorded in the file, creating the record table if needed.
+fn recorded_schema_version(connection: &Connection) -> rusqlite::Result<usize> {
+    connection.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
+    )?;
+    let version: i64 = connection.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |row| row.get(0),
+    )?;
+    Ok(usize::try_from(version).unwrap_or(0))
+}
+
 fn sqlite_error(path: &Path, source: rusqlite::Error) -> StoreError {
     StoreError::Sqlite {
         path: path.to_owned(),
         source,
     }
+}
+
+/// Fails with [`StoreError::UncommittedDraft`] when the draft of constitution `id` differs from
+/// the version it is based on (or was never committed), unless `force`.
+fn refuse_to_discard(
+    tx: &Transaction<'_>,
+    id: i64,
+    slug: &str,
+    force: bool,
+    path: &Path,
+) -> Result<()> {
+    let (changed, updated_ms): (bool, i64) = tx
+        .query_row(
+            "SELECT v.content IS NULL OR v.content != d.content, d.updated_ms
+             FROM drafts d LEFT JOIN versions v ON v.id = d.base_version_id
+             WHERE d.constitution_id = ?1",
+            [id],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .map_err(|source| sqlite_error(path, source))?;
+    if changed && !force {
+        return Err(StoreError::UncommittedDraft {
+            slug: slug.to_owned(),
+            since: format_time(updated_ms),
+        });
+    }
+    Ok(())
 }
 
 fn constitution_id(connection: &Connection, slug: &str, path: &Path) -> Result<i64> {
@@ -819,6 +852,25 @@ fn decode(slug: &str, content: &str) -> Result<Constitution> {
     toml::from_str(content).map_err(|error| StoreError::Corrupt {
         slug: slug.to_owned(),
         message: error.message().to_owned(),
+    })
+}
+
+/// Why `name` cannot be a tag: tags are 1 to 64 ASCII letters, digits, `.`, `_` and `-`, and
+/// must not read as a version reference (`draft`, `3`, `v3`).
+fn tag_problem(name: &str) -> Option<String> {
+    let charset = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    let digits = name.strip_prefix('v').unwrap_or(name);
+    let reference =
+        name == "draft" || (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
+    (!charset || reference).then(|| {
+        format!(
+            "`{name}` cannot be a tag: use 1 to 64 letters, digits, `.`, `_` and `-`, and nothing \
+             that reads as a version (`draft`, `3`, `v3`)"
+        )
     })
 }
 
@@ -946,15 +998,21 @@ mod tests {
             store.fork("general", "general-fork", None),
             Err(StoreError::ConstitutionExists(_))
         ));
-        assert!(matches!(
-            store.tag("general", "7", 1),
-            Err(StoreError::InvalidName { .. })
-        ));
+        for bad in ["7", "v7", "draft", "", "a\u{1f}b", "two words"] {
+            assert!(
+                matches!(
+                    store.tag("general", bad, 1),
+                    Err(StoreError::InvalidName { .. })
+                ),
+                "{bad:?} was accepted as a tag"
+            );
+        }
+        store.tag("general", "release-1.0", 2).unwrap();
         assert!(store.verify().unwrap().is_empty());
     }
 
     #[test]
-    fn versions_cannot_be_altered() {
+    fn versions_cannot_be_altered_or_deleted() {
         let (_dir, mut store) = store();
         store.create("general", &sample()).unwrap();
         store.commit("general", "first", "ana").unwrap();
@@ -962,6 +1020,28 @@ mod tests {
             .connection
             .execute("UPDATE versions SET message = 'rewritten'", []);
         assert!(altered.is_err());
+        assert!(
+            store
+                .connection
+                .execute("DELETE FROM versions", [])
+                .is_err()
+        );
+        assert_eq!(store.log("general").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_never_committed_draft_is_not_replaced_without_force() {
+        let (_dir, mut store) = store();
+        let mut c = sample();
+        store.create("general", &c).unwrap();
+        c.name = "Other".into();
+        assert!(matches!(
+            store.replace_draft("general", &c, false),
+            Err(StoreError::UncommittedDraft { .. })
+        ));
+        assert_eq!(store.draft("general").unwrap().constitution, sample());
+        store.replace_draft("general", &c, true).unwrap();
+        assert_eq!(store.draft("general").unwrap().constitution.name, "Other");
     }
 
     #[test]

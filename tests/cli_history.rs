@@ -205,3 +205,34 @@ fn history_errors_are_clear() {
     assert!(stderr.contains("--force"), "{stderr}");
     cli.ok(&["import", &sample(), "--id", "fresh", "--force"]);
 }
+
+#[test]
+fn a_mistyped_file_is_not_taken_for_a_store_reference() {
+    let cli = Cli::new();
+    let (code, _, stderr) = cli.run(&["show", "constitutions/genral.toml"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("cannot read constitutions/genral.toml: no such file"),
+        "{stderr}"
+    );
+    assert!(!cli.db.exists(), "the store was created for nothing");
+}
+
+#[test]
+fn a_closed_stdout_is_not_a_crash() {
+    let cli = Cli::new();
+    cli.ok(&["import", &sample()]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_preamble"))
+        .arg("--db")
+        .arg(&cli.db)
+        .args(["show", "general-assistant"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away before anything is written
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}

