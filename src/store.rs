@@ -196,10 +196,12 @@ pub struct Store {
 
 /// The sha256 of a constitution's canonical TOML, lower-case hex: a version's content hash.
 pub fn content_hash(constitution: &Constitution) -> String {
-    format!(
-        "{:x}",
-        Sha256::digest(constitution::to_toml(constitution).as_bytes())
-    )
+    canonical_text_hash(&constitution::to_toml(constitution))
+}
+
+/// The content hash of canonical TOML text already written.
+fn canonical_text_hash(content: &str) -> String {
+    format!("{:x}", Sha256::digest(content.as_bytes()))
 }
 
 /// Now, in milliseconds since the Unix epoch.
@@ -245,10 +247,7 @@ impl Store {
                 source,
             })?;
         }
-        let sqlite = |source| StoreError::Sqlite {
-            path: path.to_owned(),
-            source,
-        };
+        let sqlite = |source| sqlite_error(path, source);
         let connection = Connection::open(path).map_err(sqlite)?;
         connection
             .execute_batch(
@@ -272,10 +271,7 @@ impl Store {
     }
 
     fn error(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
-        }
+        sqlite_error(&self.path, source)
     }
 
     /// The schema version recorded in the file (0 for a new file).
@@ -288,49 +284,45 @@ impl Store {
     /// at once apply each migration once.
     fn migrate(&mut self, target: usize) -> Result<()> {
         loop {
-            let path = self.path.clone();
-            let sqlite = |source| StoreError::Sqlite {
-                path: path.clone(),
-                source,
-            };
-            let tx = self
-                .connection
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(sqlite)?;
-            let current = recorded_schema_version(&tx).map_err(sqlite)?;
-            if current > SCHEMA_VERSION {
-                return Err(StoreError::NewerSchema {
-                    path: self.path.clone(),
-                    found: current,
-                });
-            }
-            let Some(migration) = MIGRATIONS.get(current).filter(|_| current < target) else {
+            let applied = self.write(|tx, path| {
+                let current =
+                    recorded_schema_version(tx).map_err(|source| sqlite_error(path, source))?;
+                if current > SCHEMA_VERSION {
+                    return Err(StoreError::NewerSchema {
+                        path: path.to_owned(),
+                        found: current,
+                    });
+                }
+                let Some(migration) = MIGRATIONS.get(current).filter(|_| current < target) else {
+                    return Ok(None);
+                };
+                tx.execute_batch(migration)
+                    .and_then(|()| {
+                        tx.execute(
+                            "INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, ?2)",
+                            params![i64::try_from(current + 1).unwrap_or(i64::MAX), now_ms()],
+                        )
+                    })
+                    .map_err(|source| sqlite_error(path, source))?;
+                Ok(Some(current + 1))
+            })?;
+            let Some(version) = applied else {
                 return Ok(());
             };
-            tx.execute_batch(migration).map_err(sqlite)?;
-            tx.execute(
-                "INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, ?2)",
-                params![i64::try_from(current + 1).unwrap_or(i64::MAX), now_ms()],
-            )
-            .map_err(sqlite)?;
-            tx.commit().map_err(sqlite)?;
-            tracing::info!(path = %self.path.display(), version = current + 1, "store migrated");
+            tracing::info!(path = %self.path.display(), version, "store migrated");
         }
     }
 
-    /// Runs `work` in one immediate transaction, committed only when it succeeds.
-    fn write<T>(&mut self, work: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let path = self.path.clone();
-        let sqlite = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+    /// Runs `work` in one immediate transaction, committed only when it succeeds. `work` gets
+    /// the store's path for its errors.
+    fn write<T>(&mut self, work: impl FnOnce(&Transaction<'_>, &Path) -> Result<T>) -> Result<T> {
         let tx = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sqlite)?;
-        let value = work(&tx)?;
-        tx.commit().map_err(sqlite)?;
+            .map_err(|source| sqlite_error(&self.path, source))?;
+        let value = work(&tx, &self.path)?;
+        tx.commit()
+            .map_err(|source| sqlite_error(&self.path, source))?;
         Ok(value)
     }
 
@@ -338,9 +330,8 @@ impl Store {
     pub fn create(&mut self, slug: &str, constitution: &Constitution) -> Result<()> {
         check_slug(slug)?;
         let content = constitution::to_toml(constitution);
-        let path = self.path.clone();
-        self.write(|tx| {
-            if constitution_id(tx, slug, &path).is_ok() {
+        self.write(|tx, path| {
+            if constitution_id(tx, slug, path).is_ok() {
                 return Err(StoreError::ConstitutionExists(slug.to_owned()));
             }
             let now = now_ms();
@@ -348,13 +339,13 @@ impl Store {
                 "INSERT INTO constitutions (slug, created_ms) VALUES (?1, ?2)",
                 params![slug, now],
             )
-            .map_err(|source| sqlite_error(&path, source))?;
+            .map_err(|source| sqlite_error(path, source))?;
             let id = tx.last_insert_rowid();
             tx.execute(
                 "INSERT INTO drafts (constitution_id, content, updated_ms) VALUES (?1, ?2, ?3)",
                 params![id, content, now],
             )
-            .map_err(|source| sqlite_error(&path, source))?;
+            .map_err(|source| sqlite_error(path, source))?;
             Ok(())
         })
     }
@@ -432,14 +423,13 @@ impl Store {
     /// Saves `constitution` as the draft of `slug`. The draft may be invalid.
     pub fn save_draft(&mut self, slug: &str, constitution: &Constitution) -> Result<()> {
         let content = constitution::to_toml(constitution);
-        let path = self.path.clone();
-        self.write(|tx| {
-            let id = constitution_id(tx, slug, &path)?;
+        self.write(|tx, path| {
+            let id = constitution_id(tx, slug, path)?;
             tx.execute(
                 "UPDATE drafts SET content = ?2, updated_ms = ?3 WHERE constitution_id = ?1",
                 params![id, content, now_ms()],
             )
-            .map_err(|source| sqlite_error(&path, source))?;
+            .map_err(|source| sqlite_error(path, source))?;
             Ok(())
         })
     }
@@ -453,31 +443,29 @@ impl Store {
         force: bool,
     ) -> Result<()> {
         let content = constitution::to_toml(constitution);
-        let path = self.path.clone();
-        self.write(|tx| {
-            let id = constitution_id(tx, slug, &path)?;
-            refuse_to_discard(tx, id, slug, force, &path)?;
+        self.write(|tx, path| {
+            let id = constitution_id(tx, slug, path)?;
+            refuse_to_discard(tx, id, slug, force, path)?;
             tx.execute(
                 "UPDATE drafts SET content = ?2, updated_ms = ?3 WHERE constitution_id = ?1",
                 params![id, content, now_ms()],
             )
-            .map_err(|source| sqlite_error(&path, source))?;
+            .map_err(|source| sqlite_error(path, source))?;
             Ok(())
         })
     }
 
     /// Validates the draft of `slug` and commits it as the next version.
     pub fn commit(&mut self, slug: &str, message: &str, author: &str) -> Result<VersionInfo> {
-        let path = self.path.clone();
-        self.write(|tx| {
-            let id = constitution_id(tx, slug, &path)?;
+        self.write(|tx, path| {
+            let id = constitution_id(tx, slug, path)?;
             let (content, base_id): (String, Option<i64>) = tx
                 .query_row(
                     "SELECT content, base_version_id FROM drafts WHERE constitution_id = ?1",
                     [id],
                     |row| Ok((row.get(0)?, row.get(1)?)),
                 )
-                .map_err(|source| sqlite_error(&path, source))?;
+                .map_err(|source| sqlite_error(path, source))?;
             let draft = decode(slug, &content)?;
             let problems = constitution::validate(&draft);
             if !problems.is_empty() {
@@ -499,7 +487,7 @@ impl Store {
                             [base_id],
                             |row| Ok((row.get(0)?, row.get(1)?)),
                         )
-                        .map_err(|source| sqlite_error(&path, source))?;
+                        .map_err(|source| sqlite_error(path, source))?;
                     if base_content == content {
                         return Err(StoreError::NothingToCommit {
                             slug: slug.to_owned(),
@@ -516,8 +504,8 @@ impl Store {
                     [id],
                     |row| row.get(0),
                 )
-                .map_err(|source| sqlite_error(&path, source))?;
-            let hash = format!("{:x}", Sha256::digest(content.as_bytes()));
+                .map_err(|source| sqlite_error(path, source))?;
+            let hash = canonical_text_hash(&content);
             let created_ms = now_ms();
             tx.execute(
                 "INSERT INTO versions
@@ -527,13 +515,13 @@ impl Store {
                     id, number, hash, base_id, message, author, created_ms, content
                 ],
             )
-            .map_err(|source| sqlite_error(&path, source))?;
+            .map_err(|source| sqlite_error(path, source))?;
             let version_id = tx.last_insert_rowid();
             tx.execute(
                 "UPDATE drafts SET base_version_id = ?2 WHERE constitution_id = ?1",
                 params![id, version_id],
             )
-            .map_err(|source| sqlite_error(&path, source))?;
+            .map_err(|source| sqlite_error(path, source))?;
             Ok(VersionInfo {
                 number,
                 hash,
@@ -657,17 +645,16 @@ impl Store {
                 message,
             });
         }
-        let path = self.path.clone();
-        self.write(|tx| {
-            let id = constitution_id(tx, slug, &path)?;
-            let version_id = version_id(tx, id, slug, number, &path)?;
+        self.write(|tx, path| {
+            let id = constitution_id(tx, slug, path)?;
+            let version_id = version_id(tx, id, slug, number, path)?;
             tx.execute(
                 "INSERT INTO tags (constitution_id, name, version_id, created_ms)
                  VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (constitution_id, name) DO UPDATE SET version_id = excluded.version_id",
                 params![id, name, version_id, now_ms()],
             )
-            .map_err(|source| sqlite_error(&path, source))?;
+            .map_err(|source| sqlite_error(path, source))?;
             Ok(())
         })
     }
@@ -675,18 +662,17 @@ impl Store {
     /// Copies version `number` into the draft of `slug`, refusing to discard uncommitted changes
     /// unless `force`. Later commits have that version as parent.
     pub fn checkout(&mut self, slug: &str, number: u32, force: bool) -> Result<()> {
-        let path = self.path.clone();
-        self.write(|tx| {
-            let id = constitution_id(tx, slug, &path)?;
-            let version_id = version_id(tx, id, slug, number, &path)?;
-            refuse_to_discard(tx, id, slug, force, &path)?;
+        self.write(|tx, path| {
+            let id = constitution_id(tx, slug, path)?;
+            let version_id = version_id(tx, id, slug, number, path)?;
+            refuse_to_discard(tx, id, slug, force, path)?;
             tx.execute(
                 "UPDATE drafts SET content = (SELECT content FROM versions WHERE id = ?2),
                     base_version_id = ?2, updated_ms = ?3
                  WHERE constitution_id = ?1",
                 params![id, version_id, now_ms()],
             )
-            .map_err(|source| sqlite_error(&path, source))?;
+            .map_err(|source| sqlite_error(path, source))?;
             Ok(())
         })
     }
@@ -704,11 +690,10 @@ impl Store {
                     }
                 })?,
             };
-        let path = self.path.clone();
-        self.write(|tx| {
-            let id = constitution_id(tx, slug, &path)?;
-            let version_id = version_id(tx, id, slug, number, &path)?;
-            if constitution_id(tx, new_slug, &path).is_ok() {
+        self.write(|tx, path| {
+            let id = constitution_id(tx, slug, path)?;
+            let version_id = version_id(tx, id, slug, number, path)?;
+            if constitution_id(tx, new_slug, path).is_ok() {
                 return Err(StoreError::ConstitutionExists(new_slug.to_owned()));
             }
             let now = now_ms();
@@ -716,14 +701,14 @@ impl Store {
                 "INSERT INTO constitutions (slug, created_ms, forked_from) VALUES (?1, ?2, ?3)",
                 params![new_slug, now, version_id],
             )
-            .map_err(|source| sqlite_error(&path, source))?;
+            .map_err(|source| sqlite_error(path, source))?;
             let new_id = tx.last_insert_rowid();
             tx.execute(
                 "INSERT INTO drafts (constitution_id, content, updated_ms)
                  SELECT ?1, content, ?3 FROM versions WHERE id = ?2",
                 params![new_id, version_id, now],
             )
-            .map_err(|source| sqlite_error(&path, source))?;
+            .map_err(|source| sqlite_error(path, source))?;
             Ok(())
         })
     }
@@ -758,7 +743,7 @@ impl Store {
             .map_err(|e| self.error(e))?;
         for row in rows {
             let (slug, number, hash, content) = row.map_err(|e| self.error(e))?;
-            if format!("{:x}", Sha256::digest(content.as_bytes())) != hash {
+            if canonical_text_hash(&content) != hash {
                 problems.push(format!("{slug}@{number}: content does not match its hash"));
             }
         }
