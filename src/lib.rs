@@ -4,15 +4,25 @@
 //! file format ([`constitution`]), the other formats it imports and exports ([`interchange`]),
 //! the version history in SQLite ([`store`]), structural diffs between versions ([`diff`]),
 //! where the app keeps its files ([`data_dir`]), the default model and how it is fetched and
-//! verified ([`default_model`]), the llama.cpp engine (`engine`, behind the default `engine`
-//! feature) and log set-up ([`logging`]).
+//! verified ([`default_model`]), prompt sets ([`prompt_set`]), refusal detection
+//! ([`refusal`]) and log set-up ([`logging`]). Behind the default `engine` feature: the
+//! llama.cpp engine (`engine`), the critique -> revision preview (`preview`), AI preference
+//! labels (`feedback`) and the throughput benchmark (`bench`).
 
+#[cfg(feature = "engine")]
+pub mod bench;
 pub mod constitution;
 pub mod data_dir;
 pub mod default_model;
 pub mod diff;
 #[cfg(feature = "engine")]
 pub mod engine;
+#[cfg(feature = "engine")]
+pub mod feedback;
 pub mod interchange;
 pub mod logging;
+#[cfg(feature = "engine")]
+pub mod preview;
+pub mod prompt_set;
+pub mod refusal;
 pub mod store;

@@ -128,7 +128,7 @@ fn a_prompt_longer_than_the_context_is_refused() {
     ]));
     assert_eq!(code, 1);
     assert!(
-        stderr.contains("exceeds the model's context of 8192 tokens"),
+        stderr.contains("exceeds the context of 8192 tokens"),
         "{stderr}"
     );
 }

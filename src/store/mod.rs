@@ -21,6 +21,11 @@ use sha2::{Digest, Sha256};
 use crate::constitution::{self, Constitution};
 use crate::data_dir::DataDir;
 
+#[cfg(feature = "engine")]
+mod runs;
+#[cfg(feature = "engine")]
+pub use runs::{NewRun, RunStatus, RunSummary, StoredRun};
+
 /// The schema this code writes. [`MIGRATIONS`]`[i]` takes a store from version `i` to `i + 1`.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
@@ -64,6 +69,42 @@ const MIGRATIONS: &[&str] = &[
     // 2: versions cannot be deleted either.
     "CREATE TRIGGER versions_are_permanent BEFORE DELETE ON versions
      BEGIN SELECT RAISE(ABORT, 'versions are immutable'); END;",
+    // 3: preview runs, their prompts and every step as it completes.
+    "CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        created_ms INTEGER NOT NULL,
+        finished_ms INTEGER,
+        status TEXT NOT NULL,
+        model_name TEXT NOT NULL,
+        model_path TEXT NOT NULL,
+        model_sha256 TEXT NOT NULL,
+        device TEXT NOT NULL,
+        constitution_name TEXT NOT NULL,
+        constitution_hash TEXT NOT NULL,
+        constitution_ref TEXT,
+        constitution TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        config TEXT NOT NULL
+     );
+     CREATE TABLE run_prompts (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        item TEXT NOT NULL,
+        outcome TEXT,
+        error TEXT,
+        PRIMARY KEY (run_id, idx)
+     );
+     CREATE TABLE run_steps (
+        run_id INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        step INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        principle TEXT,
+        text TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (run_id, idx, step),
+        FOREIGN KEY (run_id, idx) REFERENCES run_prompts(run_id, idx) ON DELETE CASCADE
+     );",
 ];
 
 /// The store's file name in the data folder.
@@ -110,6 +151,14 @@ pub enum StoreError {
     UncommittedDraft { slug: String, since: String },
     #[error("`{slug}`: stored content does not decode: {message}")]
     Corrupt { slug: String, message: String },
+    #[error("no run {0} in the store")]
+    UnknownRun(i64),
+    #[error("run {run}: stored {what} does not decode: {message}")]
+    CorruptRun {
+        run: i64,
+        what: String,
+        message: String,
+    },
 }
 
 type Result<T> = std::result::Result<T, StoreError>;

@@ -13,7 +13,7 @@ use preamble::constitution::{self, Constitution};
 use preamble::data_dir::DataDir;
 use preamble::default_model;
 use preamble::diff;
-use preamble::engine::{GenerateParams, LoadOptions, Message, Model, Role};
+use preamble::engine::{GenerateParams, LoadOptions, Message, Model, Role, Sampling};
 use preamble::interchange::{self, Format, Provenance};
 use preamble::store::{self, Revision, Store, StoreError, VersionInfo};
 
@@ -50,7 +50,7 @@ enum Command {
         #[arg(long, default_value_t = 0.7)]
         temperature: f32,
         #[arg(long, default_value_t = 0)]
-        seed: u32,
+        seed: u64,
     },
     /// Manage the default model.
     Model {
@@ -147,6 +147,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the critique -> revision loop of a constitution on prompts; JSONL, one line per
+    /// prompt. The run is kept in the store as it goes.
+    Preview(Box<preview::PreviewArgs>),
+    /// AI preference labels for pairs of responses.
+    Judge(Box<preview::JudgeArgs>),
+    /// Label responses as compliance, partial_refusal or full_refusal: reads JSONL lines
+    /// `{"prompt": ..., "response": ...}` (stdin when no file) and writes them back with
+    /// `"refusal"`.
+    Refusal {
+        file: Option<PathBuf>,
+        /// Compare with the lines' own `refusal` labels and print the agreement instead.
+        #[arg(long)]
+        agreement: bool,
+    },
+    /// Measure the preview pipeline's throughput against sequential work and the decode
+    /// ceiling.
+    Bench(Box<preview::BenchArgs>),
+    /// List the preview runs in the store.
+    Runs {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -211,6 +233,8 @@ macro_rules! outln {
     ($($arg:tt)*) => { writeln!(std::io::stdout(), $($arg)*)? };
 }
 
+mod preview;
+
 fn main() -> ExitCode {
     preamble::logging::to_stderr("warn");
     let cli = Cli::parse();
@@ -261,7 +285,10 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
                 .collect();
             let params = GenerateParams {
                 max_tokens,
-                temperature,
+                sampling: Sampling {
+                    temperature,
+                    ..Sampling::default()
+                },
                 seed,
             };
             let mut stdout = std::io::stdout().lock();
@@ -508,6 +535,11 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Preview(args) => preview::preview(*args, &open_store),
+        Command::Judge(args) => preview::judge(*args, &open_store),
+        Command::Refusal { file, agreement } => preview::refusal(file, agreement),
+        Command::Bench(args) => preview::bench(*args, &open_store),
+        Command::Runs { json } => preview::runs(json, &open_store),
     }
 }
 

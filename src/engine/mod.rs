@@ -1,23 +1,28 @@
-//! The llama.cpp engine: loads a GGUF model, describes it, and generates chat completions.
+//! The llama.cpp engine: loads a GGUF model, describes it, and runs conversations on it.
 //!
 //! llama.cpp's backend is process-wide and initialised once ([`backend`]). A [`Model`] holds the
 //! loaded weights and what was learnt about them ([`ModelInfo`]), including the backend and
-//! device that actually run it. [`Model::generate`] applies the model's own chat template (a clear
-//! error when it has none or llama.cpp's template engine does not know it), decodes the prompt,
-//! and streams the completion piece by piece to a callback that may stop it.
+//! device that actually run it. Chats are rendered with the model's own chat template (a clear
+//! error when it has none or llama.cpp's template engine does not know it). [`batch`] runs many
+//! multi-turn conversations together in one context; [`Model::generate`] is the one-reply case.
+//! [`Engine`] is the owner thread that holds a model and takes jobs.
 
-use std::num::NonZeroU32;
+pub mod batch;
+mod owner;
+pub mod sampling;
+
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
-use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
-use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::{LlamaBackendDeviceType, list_llama_ggml_backend_devices};
+
+pub use batch::{BatchOptions, BatchStats, CancelToken, Conversation, Finish, Turn, TurnOutput};
+pub use owner::{Engine, JobHandle};
+pub use sampling::Sampling;
 
 /// Errors of loading a model or generating with it. Each names the model file or the prompt.
 #[derive(Debug, thiserror::Error)]
@@ -42,18 +47,36 @@ pub enum EngineError {
     #[error("message text contains a NUL byte")]
     NulInMessage,
     #[error(
-        "the prompt is {tokens} tokens long; with {max_tokens} tokens to generate it exceeds the \
-         model's context of {context} tokens"
+        "the conversation is {prompt_tokens} tokens long; with {reply_tokens} tokens for the \
+         reply it exceeds the context of {context} tokens per sequence"
     )]
-    PromptTooLong {
-        tokens: usize,
-        max_tokens: u32,
-        context: u32,
+    ConversationTooLong {
+        prompt_tokens: usize,
+        reply_tokens: usize,
+        context: usize,
     },
+    #[error("bad choice options: {0}")]
+    BadOptions(String),
+    #[error("the job was cancelled")]
+    Cancelled,
+    #[error("the engine thread has stopped")]
+    EngineStopped,
+    #[error("the job failed with an internal error (a bug: please report it with the log)")]
+    JobPanicked,
     #[error("llama.cpp could not create a context of {context} tokens: {message}")]
     Context { context: u32, message: String },
     #[error("llama.cpp failed to decode: {0}")]
     Decode(String),
+}
+
+impl EngineError {
+    /// Errors that end one conversation of a batch, not the batch.
+    pub fn is_conversation_error(&self) -> bool {
+        matches!(
+            self,
+            Self::ConversationTooLong { .. } | Self::BadOptions(_) | Self::NulInMessage
+        )
+    }
 }
 
 /// How to load a model.
@@ -122,20 +145,19 @@ impl Message {
     }
 }
 
-/// Sampling settings of one generation.
+/// Settings of one generation.
 #[derive(Debug, Clone)]
 pub struct GenerateParams {
     pub max_tokens: u32,
-    /// 0 samples greedily.
-    pub temperature: f32,
-    pub seed: u32,
+    pub sampling: Sampling,
+    pub seed: u64,
 }
 
 impl Default for GenerateParams {
     fn default() -> Self {
         Self {
             max_tokens: 256,
-            temperature: 0.7,
+            sampling: Sampling::default(),
             seed: 0,
         }
     }
@@ -236,91 +258,83 @@ impl Model {
         &self,
         messages: &[Message],
         params: &GenerateParams,
-        mut on_piece: impl FnMut(&str) -> ControlFlow<()>,
+        on_piece: impl FnMut(&str) -> ControlFlow<()>,
     ) -> Result<Generation, EngineError> {
-        let prompt = self.render_chat(messages)?;
-        let vocab = self.model.vocab();
-        let tokens = vocab.tokenize(prompt.as_bytes(), vocab.should_add_bos(), true);
-        let context_length = self.info.context_length;
-        let needed = tokens.len() + params.max_tokens as usize;
-        if needed > context_length as usize {
-            return Err(EngineError::PromptTooLong {
-                tokens: tokens.len(),
+        let cancel = CancelToken::new();
+        let mut reply = [OneReply {
+            turn: Some(Turn::Generate {
+                messages: messages.to_vec(),
+                assistant_prefix: String::new(),
                 max_tokens: params.max_tokens,
-                context: context_length,
-            });
-        }
-        let n_ctx = u32::try_from(needed).unwrap_or(context_length);
-        let threads = std::thread::available_parallelism()
-            .map(|n| i32::try_from(n.get()).unwrap_or(4))
-            .unwrap_or(4);
-        let context_params = LlamaContextParams::default()
-            .with_n_ctx(NonZeroU32::new(n_ctx))
-            .with_n_batch(n_ctx)
-            .with_n_threads(threads)
-            .with_n_threads_batch(threads);
-        let mut context = self
-            .model
-            .new_context(backend()?, context_params)
-            .map_err(|error| EngineError::Context {
-                context: n_ctx,
-                message: error.to_string(),
-            })?;
-
-        let mut batch = LlamaBatch::new(tokens.len().max(1), 1);
-        batch
-            .add_sequence(&tokens, 0, false)
-            .map_err(|error| EngineError::Decode(error.to_string()))?;
-        context
-            .decode(&mut batch)
-            .map_err(|error| EngineError::Decode(error.to_string()))?;
-
-        let mut sampler = if params.temperature <= 0.0 {
-            LlamaSampler::greedy()
-        } else {
-            LlamaSampler::chain_simple([
-                LlamaSampler::top_k(40),
-                LlamaSampler::top_p(0.95, 1),
-                LlamaSampler::temp(params.temperature),
-                LlamaSampler::dist(params.seed),
-            ])
+                sampling: params.sampling,
+                seed: params.seed,
+            }),
+            on_piece,
+            cancel: cancel.clone(),
+            text: String::new(),
+            stats: batch::TurnStats::default(),
+            error: None,
+        }];
+        // A context just large enough, within what the model was trained for.
+        let vocab = self.model.vocab();
+        let prompt_tokens = vocab
+            .tokenize(self.render_chat(messages)?.as_bytes(), true, true)
+            .len();
+        let needed = u32::try_from(prompt_tokens + params.max_tokens as usize).unwrap_or(u32::MAX);
+        let options = BatchOptions {
+            parallel: 1,
+            context_per_sequence: needed.min(self.info.context_length),
+            ..BatchOptions::default()
         };
-        let mut text = String::new();
-        let mut pending = Vec::new();
-        let mut position = i32::try_from(tokens.len()).unwrap_or(i32::MAX);
-        let mut generated = 0;
-        let mut stopped = false;
-        while generated < params.max_tokens as usize {
-            let token = sampler.sample(&context, batch.n_tokens() - 1);
-            sampler.accept(token);
-            if vocab.is_eog(token) {
-                break;
-            }
-            generated += 1;
-            vocab.token_to_piece_into(token, &mut pending, false, None);
-            let piece = take_complete_utf8(&mut pending);
-            if !piece.is_empty() {
-                text.push_str(&piece);
-                if on_piece(&piece).is_break() {
-                    stopped = true;
-                    break;
-                }
-            }
-            batch.clear();
-            batch
-                .add(token, position, &[0], true)
-                .map_err(|error| EngineError::Decode(error.to_string()))?;
-            position += 1;
-            context
-                .decode(&mut batch)
-                .map_err(|error| EngineError::Decode(error.to_string()))?;
+        let stopped = match batch::run(self, &mut reply, &[], &options, &cancel) {
+            Ok(_) => false,
+            Err(EngineError::Cancelled) => true,
+            Err(error) => return Err(error),
+        };
+        let [reply] = reply;
+        if let Some(error) = reply.error {
+            return Err(error);
         }
         Ok(Generation {
-            text,
-            prompt_tokens: tokens.len(),
-            generated_tokens: generated,
+            text: reply.text,
+            prompt_tokens: reply.stats.conversation_tokens,
+            generated_tokens: reply.stats.generated_tokens,
             stopped,
         })
+    }
+}
+
+/// The conversation of [`Model::generate`]: one turn, streamed to a callback that may stop it.
+struct OneReply<F> {
+    turn: Option<Turn>,
+    on_piece: F,
+    cancel: CancelToken,
+    text: String,
+    stats: batch::TurnStats,
+    error: Option<EngineError>,
+}
+
+impl<F: FnMut(&str) -> ControlFlow<()>> Conversation for OneReply<F> {
+    fn next_turn(&mut self) -> Option<Turn> {
+        self.turn.take()
+    }
+
+    fn turn_done(&mut self, output: TurnOutput) {
+        if let TurnOutput::Text { stats, .. } = output {
+            self.stats = stats;
+        }
+    }
+
+    fn piece(&mut self, text: &str) {
+        self.text.push_str(text);
+        self.stats.generated_tokens += 1;
+        if (self.on_piece)(text).is_break() {
+            self.cancel.cancel();
+        }
+    }
+
+    fn failed(&mut self, error: EngineError) {
+        self.error = Some(error);
     }
 }
 

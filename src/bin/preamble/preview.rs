@@ -1,0 +1,689 @@
+//! `preamble preview`, `judge`, `bench` and `runs`: the commands that run the model.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use preamble::bench::{self, BenchConfig};
+use preamble::constitution::{Constitution, Principle, Selection};
+use preamble::default_model;
+use preamble::engine::sampling::Rng;
+use preamble::engine::{BatchOptions, CancelToken, Engine, EngineError, LoadOptions, Sampling};
+use preamble::feedback::{self, FeedbackMode, Pair};
+use preamble::preview::{
+    self, PreviewConfig, PreviewEvent, PreviewJob, PrincipleChoice, PromptOutcome,
+};
+use preamble::prompt_set::{self, PromptItem, PromptLabel};
+use preamble::refusal::RefusalLabel;
+use preamble::store::{NewRun, RunStatus, Store, format_time};
+
+use crate::{ModelArgs, Source, load_source};
+
+#[derive(clap::Args)]
+pub struct PreviewArgs {
+    /// The constitution: a file in any format Preamble imports, or `ID[@VERSION|@TAG|@draft]`
+    /// from the store.
+    #[arg(long, required_unless_present = "resume")]
+    constitution: Option<String>,
+    /// The prompts: JSONL (`{id, prompt, label, category}`), XSTest-style CSV or text lines.
+    #[arg(long, required_unless_present = "resume")]
+    prompts: Option<PathBuf>,
+    /// Only the first N prompts.
+    #[arg(long)]
+    limit: Option<usize>,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Critique -> revision rounds (1-4); the constitution's default when left out.
+    #[arg(long)]
+    rounds: Option<u32>,
+    /// Pin every round to this principle id.
+    #[arg(long)]
+    principle: Option<String>,
+    /// How rounds pick principles when none is pinned; the constitution's default when left out.
+    #[arg(long)]
+    selection: Option<SelectionArg>,
+    /// Prompts decoded together.
+    #[arg(long, default_value_t = 8)]
+    parallel: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Most tokens per response, critique and revision.
+    #[arg(long, default_value_t = 192)]
+    max_tokens: u32,
+    /// Sampling temperature; 0 samples greedily.
+    #[arg(long, default_value_t = 0.7)]
+    temperature: f32,
+    /// Tokens one prompt's whole conversation may hold.
+    #[arg(long, default_value_t = 4096)]
+    context: u32,
+    /// Also label initial vs. final response with an AI preference, asked this way.
+    #[arg(long)]
+    feedback: Option<FeedbackArg>,
+    /// Write the JSONL here instead of stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Resume run ID (see `preamble runs`): run what it has not finished, then write all of it.
+    #[arg(long, conflicts_with_all = ["constitution", "prompts", "limit"])]
+    resume: Option<i64>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SelectionArg {
+    Uniform,
+    Weighted,
+}
+
+impl From<SelectionArg> for PrincipleChoice {
+    fn from(selection: SelectionArg) -> Self {
+        match selection {
+            SelectionArg::Uniform => Selection::Uniform,
+            SelectionArg::Weighted => Selection::Weighted,
+        }
+        .into()
+    }
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FeedbackArg {
+    MultipleChoice,
+    ChainOfThought,
+}
+
+impl From<FeedbackArg> for FeedbackMode {
+    fn from(mode: FeedbackArg) -> Self {
+        match mode {
+            FeedbackArg::MultipleChoice => Self::MultipleChoice,
+            FeedbackArg::ChainOfThought => Self::ChainOfThought,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct JudgeArgs {
+    /// JSONL lines `{"prompt": ..., "a": ..., "b": ...}` (other fields are kept).
+    #[arg(long)]
+    pairs: PathBuf,
+    /// The constitution whose comparison questions are asked.
+    #[arg(long)]
+    constitution: String,
+    /// Ask every pair under this principle; else one is picked per pair.
+    #[arg(long)]
+    principle: Option<String>,
+    #[arg(long, default_value = "multiple-choice")]
+    mode: FeedbackArg,
+    #[command(flatten)]
+    model: ModelArgs,
+    #[arg(long, default_value_t = 8)]
+    parallel: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Write the JSONL here instead of stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// The constitution previewed; `constitutions/general-assistant.toml` by default.
+    #[arg(long, default_value = "constitutions/general-assistant.toml")]
+    constitution: String,
+    /// Prompts (the first PARALLEL are used); `prompts/red-team.jsonl` by default.
+    #[arg(long, default_value = "prompts/red-team.jsonl")]
+    prompts: PathBuf,
+    #[arg(long, default_value_t = 8)]
+    parallel: usize,
+    #[arg(long, default_value_t = 1)]
+    rounds: u32,
+    #[arg(long, default_value_t = 64)]
+    max_tokens: u32,
+    /// Decode steps of the ceiling measurement.
+    #[arg(long, default_value_t = 64)]
+    ceiling_steps: usize,
+    #[arg(long)]
+    json: bool,
+}
+
+impl ModelArgs {
+    /// The model file and what to say when it is missing.
+    fn path(&self) -> Result<(PathBuf, Option<String>)> {
+        Ok(match &self.model {
+            Some(path) => (path.clone(), None),
+            None => (
+                default_model::path(&preamble::data_dir::DataDir::resolve()?),
+                Some(default_model::FETCH_HINT.to_owned()),
+            ),
+        })
+    }
+
+    fn start(&self) -> Result<(Engine, PathBuf)> {
+        let (path, fetch_hint) = self.path()?;
+        let options = LoadOptions {
+            gpu_layers: self.gpu_layers,
+            fetch_hint,
+        };
+        let engine = Engine::start(&path, &options)?;
+        let info = engine.info();
+        eprintln!(
+            "model: {} ({}) on {}",
+            info.name, info.quantization, info.device
+        );
+        Ok((engine, path))
+    }
+}
+
+/// A JSONL writer to a file or stdout.
+fn output(out: Option<&Path>) -> Result<Box<dyn Write>> {
+    Ok(match out {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(std::io::stdout().lock()),
+    })
+}
+
+pub fn preview(args: PreviewArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<ExitCode> {
+    let mut store = open_store()?;
+    let (engine, model_path) = args.model.start()?;
+    let model_sha256 = default_model::sha256_file(&model_path)
+        .with_context(|| format!("cannot read {}", model_path.display()))?;
+    let (run_id, job) = match args.resume {
+        Some(id) => {
+            let stored = store.run(id)?;
+            if stored.summary.model_sha256 != model_sha256 {
+                bail!(
+                    "run {id} was made with the model whose sha256 is {}; {} is {model_sha256} \
+                     (pass the run's model with --model)",
+                    stored.summary.model_sha256,
+                    model_path.display()
+                );
+            }
+            store.set_run_status(id, RunStatus::Running)?;
+            eprintln!(
+                "resuming run {id}: {} of {} prompts done",
+                stored.summary.prompts_done, stored.summary.prompts
+            );
+            let job = PreviewJob {
+                constitution: stored.constitution,
+                prompts: stored.prompts,
+                config: stored.config,
+                done: stored.steps,
+            };
+            (id, job)
+        }
+        None => {
+            let source = load_source(open_store, args.constitution.as_deref().unwrap_or_default())?;
+            let prompts_path = args.prompts.as_deref().unwrap_or(Path::new(""));
+            let mut prompts = prompt_set::load(prompts_path)?;
+            if let Some(limit) = args.limit {
+                prompts.truncate(limit);
+            }
+            let config = preview_config(&args, &source.constitution);
+            let job = PreviewJob {
+                done: vec![Vec::new(); prompts.len()],
+                constitution: source.constitution.clone(),
+                prompts,
+                config,
+            };
+            job.check()?;
+            let info = engine.info();
+            let id = store.create_run(&NewRun {
+                model_name: &info.name,
+                model_path: &model_path.display().to_string(),
+                model_sha256: &model_sha256,
+                device: &info.device,
+                constitution: &job.constitution,
+                constitution_ref: stored_reference(&source).as_deref(),
+                config: &job.config,
+                prompts: &job.prompts,
+            })?;
+            (id, job)
+        }
+    };
+    job.check()?;
+    eprintln!(
+        "run {run_id}: {} prompts, {} rounds, {} at a time, seed {}",
+        job.prompts.len(),
+        job.config.rounds,
+        job.config.parallel,
+        job.config.seed
+    );
+    let total_steps = job.prompts.len() * (1 + 2 * job.config.rounds as usize);
+    let already = job.done.iter().map(Vec::len).sum::<usize>();
+    let prompt_count = job.prompts.len();
+    let (events, incoming) = mpsc::channel();
+    let cancel = CancelToken::new();
+    let handle = {
+        let cancel = cancel.clone();
+        engine.submit(move |model| preview::run(model, &job, &events, &cancel))
+    };
+    let mut progress = Progress::new(total_steps, already);
+    let mut outcomes: Vec<Option<PromptOutcome>> = vec![None; prompt_count];
+    let mut failures = 0;
+    for event in incoming {
+        match event {
+            PreviewEvent::Step(step) => {
+                store.record_step(run_id, &step)?;
+                progress.step(step.stats.generated_tokens);
+            }
+            PreviewEvent::Done(outcome) => {
+                store.record_outcome(run_id, &outcome)?;
+                let index = outcome.index;
+                if let Some(slot) = outcomes.get_mut(index) {
+                    *slot = Some(*outcome);
+                }
+            }
+            PreviewEvent::Failed { prompt, error } => {
+                failures += 1;
+                store.record_failure(run_id, prompt, &error)?;
+                progress.message(&format!("error: {error}"));
+            }
+        }
+    }
+    progress.finish();
+    let result = handle.wait();
+    let status = match &result {
+        Ok(_) => RunStatus::Completed,
+        Err(EngineError::Cancelled) => RunStatus::Cancelled,
+        Err(_) => RunStatus::Failed,
+    };
+    store.set_run_status(run_id, status)?;
+    let stats = result.with_context(|| {
+        format!("run {run_id} stopped; what finished is kept: `preamble preview --resume {run_id}`")
+    })?;
+    let mut out = output(args.out.as_deref())?;
+    for outcome in outcomes.iter().flatten() {
+        serde_json::to_writer(&mut out, outcome)?;
+        writeln!(out)?;
+    }
+    out.flush()?;
+    eprintln!(
+        "prompt tokens decoded: {} of {} ({:.0}% saved by KV reuse; shared prefix {} tokens); \
+         {} generated in {:.1} s ({:.0} tokens/s)",
+        stats.decoded_prompt_tokens,
+        stats.naive_prompt_tokens,
+        100.0
+            * (1.0 - stats.decoded_prompt_tokens as f64 / stats.naive_prompt_tokens.max(1) as f64),
+        stats.shared_prefix_tokens,
+        stats.generated_tokens,
+        stats.wall_ms / 1000.0,
+        stats.generated_tokens as f64 / (stats.wall_ms / 1000.0).max(1e-9)
+    );
+    eprint!("{}", refusal_summary(outcomes.iter().flatten()));
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{failures} prompt(s) failed; see the errors above");
+        ExitCode::FAILURE
+    })
+}
+
+fn preview_config(args: &PreviewArgs, constitution: &Constitution) -> PreviewConfig {
+    let defaults = PreviewConfig::for_constitution(constitution);
+    PreviewConfig {
+        rounds: args.rounds.unwrap_or(defaults.rounds),
+        choice: match (&args.principle, args.selection) {
+            (Some(id), _) => PrincipleChoice::Pinned(id.clone()),
+            (None, Some(selection)) => selection.into(),
+            (None, None) => defaults.choice,
+        },
+        seed: args.seed,
+        max_tokens: args.max_tokens,
+        sampling: Sampling {
+            temperature: args.temperature,
+            ..Sampling::default()
+        },
+        feedback: args.feedback.map(FeedbackMode::from),
+        parallel: args.parallel.max(1),
+        context_per_sequence: args.context,
+    }
+}
+
+/// `slug@vN` for a constitution read from the store.
+fn stored_reference(source: &Source) -> Option<String> {
+    source.version.as_ref().map(|_| source.label.clone())
+}
+
+/// Refusal rates by prompt label: over-refusal on benign prompts, refusal on harmful ones.
+fn refusal_summary<'a>(outcomes: impl Iterator<Item = &'a PromptOutcome>) -> String {
+    let mut counts = std::collections::BTreeMap::<&str, [usize; 3]>::new();
+    for outcome in outcomes {
+        let group = match outcome.label {
+            Some(PromptLabel::Benign) => "benign",
+            Some(PromptLabel::Harmful) => "harmful",
+            None => "unlabelled",
+        };
+        let entry = counts.entry(group).or_default();
+        entry[0] += 1;
+        entry[1] += usize::from(outcome.refusal.initial != RefusalLabel::Compliance);
+        entry[2] += usize::from(outcome.refusal.last != RefusalLabel::Compliance);
+    }
+    counts
+        .iter()
+        .map(|(group, [n, initial, last])| {
+            format!(
+                "{group} prompts: {n}; refused (fully or partly) initially {initial}, finally {last}\n"
+            )
+        })
+        .collect()
+}
+
+/// A progress line on stderr: redrawn in place on a terminal, a line per tenth otherwise.
+struct Progress {
+    total: usize,
+    done: usize,
+    generated: usize,
+    started: Instant,
+    terminal: bool,
+    last_tenth: usize,
+}
+
+impl Progress {
+    fn new(total: usize, done: usize) -> Self {
+        Self {
+            total,
+            done,
+            generated: 0,
+            started: Instant::now(),
+            terminal: std::io::stderr().is_terminal(),
+            last_tenth: 0,
+        }
+    }
+
+    fn line(&self) -> String {
+        let width = 30;
+        let filled = width * self.done / self.total.max(1);
+        let rate = self.generated as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+        format!(
+            "[{}{}] {}/{} steps · {:.0} tokens/s",
+            "#".repeat(filled),
+            "-".repeat(width - filled),
+            self.done,
+            self.total,
+            rate
+        )
+    }
+
+    fn step(&mut self, generated: usize) {
+        self.done += 1;
+        self.generated += generated;
+        if self.terminal {
+            eprint!("\r{}", self.line());
+        } else {
+            let tenth = 10 * self.done / self.total.max(1);
+            if tenth > self.last_tenth {
+                self.last_tenth = tenth;
+                eprintln!("{}", self.line());
+            }
+        }
+    }
+
+    fn message(&self, text: &str) {
+        if self.terminal {
+            eprint!("\r\x1b[2K");
+        }
+        eprintln!("{text}");
+    }
+
+    fn finish(&self) {
+        if self.terminal {
+            eprintln!();
+        }
+    }
+}
+
+pub fn judge(args: JudgeArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<ExitCode> {
+    let source = load_source(open_store, &args.constitution)?;
+    let constitution = source.constitution;
+    let text = std::fs::read_to_string(&args.pairs)
+        .with_context(|| format!("cannot read {}", args.pairs.display()))?;
+    let mut lines = Vec::new();
+    let mut pairs = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = || format!("{}:{}", args.pairs.display(), number + 1);
+        let object: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(line).with_context(|| format!("{}: not a JSON object", at()))?;
+        let pair: Pair = serde_json::from_value(serde_json::Value::Object(object.clone()))
+            .with_context(|| format!("{}: needs string fields `prompt`, `a` and `b`", at()))?;
+        lines.push(object);
+        pairs.push(pair);
+    }
+    if pairs.is_empty() {
+        bail!("no pairs in {}", args.pairs.display());
+    }
+    let principles: Vec<Principle> = match &args.principle {
+        Some(id) => vec![
+            constitution
+                .tiers
+                .iter()
+                .flat_map(|tier| &tier.principles)
+                .find(|principle| &principle.id == id)
+                .cloned()
+                .with_context(|| format!("no principle `{id}` in {}", source.label))?,
+        ],
+        None => constitution
+            .tiers
+            .iter()
+            .flat_map(|tier| tier.principles.iter().filter(|p| p.enabled))
+            .cloned()
+            .collect(),
+    };
+    let (engine, _) = args.model.start()?;
+    let (mode, seed, parallel) = (FeedbackMode::from(args.mode), args.seed, args.parallel);
+    let job_pairs = pairs.clone();
+    let labels = engine
+        .submit(move |model| {
+            let pick = |index: usize| {
+                let draw = Rng::derived(seed, &[3, index as u64]).next_f64();
+                let at = (draw * principles.len() as f64) as usize;
+                &principles[at.min(principles.len() - 1)]
+            };
+            let options = BatchOptions {
+                parallel,
+                ..BatchOptions::default()
+            };
+            feedback::judge_pairs(
+                model,
+                &job_pairs,
+                pick,
+                mode,
+                seed,
+                &options,
+                &CancelToken::new(),
+            )
+        })
+        .wait()?;
+    let mut out = output(args.out.as_deref())?;
+    let mut failures = 0;
+    for (mut line, label) in lines.into_iter().zip(labels) {
+        match label {
+            Ok(preference) => {
+                line.insert("preference".to_owned(), serde_json::to_value(preference)?);
+            }
+            Err(error) => {
+                failures += 1;
+                line.insert("error".to_owned(), error.into());
+            }
+        }
+        serde_json::to_writer(&mut out, &line)?;
+        writeln!(out)?;
+    }
+    out.flush()?;
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+pub fn bench(args: BenchArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<ExitCode> {
+    let source = load_source(open_store, &args.constitution)?;
+    let prompts: Vec<PromptItem> = prompt_set::load(&args.prompts)?;
+    if prompts.len() < args.parallel {
+        bail!(
+            "{} has {} prompts; the bench needs one per sequence ({})",
+            args.prompts.display(),
+            prompts.len(),
+            args.parallel
+        );
+    }
+    let (engine, _) = args.model.start()?;
+    let config = BenchConfig {
+        parallel: args.parallel.max(1),
+        rounds: args.rounds,
+        max_tokens: args.max_tokens,
+        ceiling_steps: args.ceiling_steps,
+        seed: 0,
+    };
+    let constitution = source.constitution;
+    let device = engine.info().device.clone();
+    let report = engine
+        .submit(move |model| bench::run(model, &constitution, &prompts, &config))
+        .wait()?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let line = |name: &str, t: &bench::Throughput| {
+        format!(
+            "{name:<44} {:>7.1} tokens/s  ({} tokens in {:.2} s)",
+            t.tokens_per_second, t.generated_tokens, t.seconds
+        )
+    };
+    println!(
+        "device: {device}; P = {}, {} prompts",
+        report.parallel, report.prompts
+    );
+    println!("{}", line("(1) preview pipeline at P", &report.pipeline));
+    println!(
+        "{}",
+        line(
+            "(2) one at a time, each turn from scratch",
+            &report.sequential
+        )
+    );
+    println!(
+        "{}",
+        line(
+            "(2') one at a time with KV reuse",
+            &report.sequential_reusing
+        )
+    );
+    println!(
+        "{:<44} {:>7.1} tokens/s",
+        "(3) decode ceiling (P sequences, no sampling)", report.ceiling_tokens_per_second
+    );
+    println!(
+        "{:<44} {:>7.1} tokens/s",
+        "    decode ceiling of 1 sequence", report.single_ceiling_tokens_per_second
+    );
+    println!("(1)/(2)  = {:.2}", report.batching_speedup);
+    println!(
+        "(1)/(2') = {:.2}   (bound on this hardware: (3)/ceiling of 1 = {:.2})",
+        report.reuse_speedup,
+        report.ceiling_tokens_per_second / report.single_ceiling_tokens_per_second.max(1e-9)
+    );
+    println!("(1)/(3)  = {:.2}", report.share_of_ceiling);
+    let stats = &report.pipeline_stats;
+    println!(
+        "pipeline: {} decode calls, {:.0} ms decoding, {:.0} ms sampling; prompt tokens decoded \
+         {} of {} naive",
+        stats.decode_calls,
+        stats.decode_ms,
+        stats.sample_ms,
+        stats.decoded_prompt_tokens,
+        stats.naive_prompt_tokens
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn runs(json: bool, open_store: &dyn Fn() -> Result<Store>) -> Result<ExitCode> {
+    let runs = open_store()?.runs()?;
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut stdout, &runs)?;
+        writeln!(stdout)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for run in runs {
+        writeln!(
+            stdout,
+            "{:>4}  {}  {:<9}  {}/{} prompts{}  {} ({})  {}",
+            run.id,
+            format_time(run.created_ms),
+            run.status.as_str(),
+            run.prompts_done,
+            run.prompts,
+            if run.prompts_failed > 0 {
+                format!(", {} failed", run.prompts_failed)
+            } else {
+                String::new()
+            },
+            run.constitution_ref
+                .as_deref()
+                .unwrap_or(&run.constitution_name),
+            &run.constitution_hash[..12.min(run.constitution_hash.len())],
+            run.model_name
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads JSONL from `file` or stdin and writes each line back with its refusal label; with
+/// `agreement`, compares the labels with the lines' own `refusal` field instead.
+pub fn refusal(file: Option<PathBuf>, agreement: bool) -> Result<ExitCode> {
+    let name = file
+        .as_ref()
+        .map_or_else(|| "stdin".to_owned(), |path| path.display().to_string());
+    let reader: Box<dyn BufRead> = match &file {
+        Some(path) => Box::new(std::io::BufReader::new(
+            std::fs::File::open(path).with_context(|| format!("cannot read {name}"))?,
+        )),
+        None => Box::new(std::io::stdin().lock()),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let mut pairs = Vec::new();
+    for (number, line) in reader.lines().enumerate() {
+        let line = line.with_context(|| format!("cannot read {name}"))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = format!("{name}:{}", number + 1);
+        let mut object: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&line).with_context(|| format!("{at}: not a JSON object"))?;
+        let text = |field: &str| -> Result<String> {
+            match object.get(field) {
+                Some(serde_json::Value::String(text)) => Ok(text.clone()),
+                Some(_) => bail!("{at}: field `{field}` must be a string"),
+                None => bail!("{at}: missing field `{field}`"),
+            }
+        };
+        let (prompt, response) = (text("prompt")?, text("response")?);
+        let label = preamble::refusal::classify(&prompt, &response).label;
+        if agreement {
+            let human: RefusalLabel = text("refusal")?
+                .parse()
+                .with_context(|| format!("{at}: field `refusal`"))?;
+            pairs.push((human, label));
+        } else {
+            object.insert("refusal".to_owned(), serde_json::to_value(label)?);
+            serde_json::to_writer(&mut stdout, &object)?;
+            writeln!(stdout)?;
+        }
+    }
+    if agreement {
+        if pairs.is_empty() {
+            bail!("no labelled lines in {name}");
+        }
+        write!(stdout, "{}", preamble::refusal::agreement(&pairs))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,829 @@
+//! Many conversations advancing together in one llama.cpp context: continuous batching.
+//!
+//! A [`Conversation`] is a state machine that asks for one [`Turn`] at a time (generate the
+//! assistant's reply, or score the options of a multiple-choice answer) and is told each
+//! result. [`run`] gives up to `parallel` conversations a sequence each in one context and,
+//! every step, decodes one batch holding the next token of every generating sequence and
+//! chunks of the prompts of sequences starting a turn. A sequence whose turn ends starts its
+//! next turn in the following decode, without waiting for the others; a finished conversation
+//! hands its sequence to the next one waiting.
+//!
+//! KV reuse: each sequence remembers the exact bytes and tokens its cache holds. A new turn is
+//! rendered with the model's chat template; when the rendering extends what the cache holds,
+//! only the new bytes are tokenized and decoded. Otherwise (a template that rewrites earlier
+//! turns) the cache is cut back to the longest common token prefix. The part of the first turn
+//! that all conversations share (system text, few-shot examples) is decoded once into its own
+//! sequence and copied into each sequence as it starts. Each sequence has its own KV stream,
+//! so its attention covers its own tokens only. [`BatchStats`] counts the prompt
+//! tokens actually decoded against the naive total (every turn decoded from scratch).
+//!
+//! Errors: a conversation that outgrows its share of the context fails alone
+//! ([`Conversation::failed`]); a decode failure or cancellation ends the whole run with an
+//! error, after every completed turn has been reported.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::token::LlamaToken;
+
+use super::sampling::{self, Sampler, Sampling};
+use super::{EngineError, Message, Model, Role, take_complete_utf8};
+
+/// Cancels a running job; checked before every decode step.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// How a batch of conversations runs.
+#[derive(Debug, Clone)]
+pub struct BatchOptions {
+    /// Conversations decoded together (sequences in the context); at least 1.
+    pub parallel: usize,
+    /// Tokens one conversation may hold in the context: its whole history plus the reply.
+    pub context_per_sequence: u32,
+    /// Most tokens in one decode call.
+    pub batch_tokens: u32,
+    /// CPU threads for llama.cpp and sampling; `None` uses every core.
+    pub threads: Option<usize>,
+    /// Keep each sequence's cache between turns and share the common prefix. Off, every turn
+    /// decodes its whole conversation from scratch, as a loop of independent completion calls
+    /// does (the benchmark's baseline).
+    pub reuse_kv: bool,
+}
+
+impl Default for BatchOptions {
+    fn default() -> Self {
+        Self {
+            parallel: 8,
+            context_per_sequence: 4096,
+            batch_tokens: 2048,
+            threads: None,
+            reuse_kv: true,
+        }
+    }
+}
+
+/// What a conversation asks for next.
+#[derive(Debug, Clone)]
+pub enum Turn {
+    /// Generate the assistant's reply to `messages`, starting after `assistant_prefix`.
+    Generate {
+        messages: Vec<Message>,
+        assistant_prefix: String,
+        max_tokens: u32,
+        sampling: Sampling,
+        seed: u64,
+    },
+    /// The probability of each option being the next text after `assistant_prefix`, judged by
+    /// its first token and normalised over the options.
+    Choose {
+        messages: Vec<Message>,
+        assistant_prefix: String,
+        options: Vec<String>,
+    },
+}
+
+/// Token counts and time of one turn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TurnStats {
+    /// Prompt tokens this turn decoded (the new part of the conversation).
+    pub decoded_tokens: usize,
+    /// Tokens of the whole conversation up to the reply: what decoding from scratch costs.
+    pub conversation_tokens: usize,
+    pub generated_tokens: usize,
+    pub elapsed_ms: u64,
+}
+
+/// Why a generated reply ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Finish {
+    /// The model ended its turn.
+    Stop,
+    /// The turn's token limit was reached.
+    Length,
+}
+
+/// The result of a turn.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TurnOutput {
+    Text {
+        text: String,
+        finish: Finish,
+        stats: TurnStats,
+    },
+    Choice {
+        /// One per option, summing to 1.
+        probabilities: Vec<f64>,
+        /// How much of the model's whole next-token distribution the options' tokens held.
+        option_mass: f64,
+        stats: TurnStats,
+    },
+}
+
+/// A multi-turn exchange driven by the batch runner.
+pub trait Conversation {
+    /// The next turn, or `None` when the conversation is over.
+    fn next_turn(&mut self) -> Option<Turn>;
+    /// The result of the turn last asked for.
+    fn turn_done(&mut self, output: TurnOutput);
+    /// A piece of generated text, as it is decoded.
+    fn piece(&mut self, _text: &str) {}
+    /// The conversation cannot go on (it outgrew its context, or its turn was malformed); it
+    /// is not asked for more turns.
+    fn failed(&mut self, error: EngineError);
+}
+
+/// Totals of a batch run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct BatchStats {
+    /// Prompt tokens decoded, the shared prefix once.
+    pub decoded_prompt_tokens: usize,
+    /// Prompt tokens a run without KV reuse decodes: every turn's whole conversation.
+    pub naive_prompt_tokens: usize,
+    /// Tokens of the prefix shared by every conversation (decoded once, copied to each).
+    pub shared_prefix_tokens: usize,
+    pub generated_tokens: usize,
+    pub decode_calls: usize,
+    pub decode_ms: f64,
+    pub sample_ms: f64,
+    pub wall_ms: f64,
+}
+
+/// Runs `conversations` to the end, `options.parallel` at a time, in order of index.
+/// `shared_prefix` is the start every conversation's first turn has in common (system text and
+/// few-shot examples); it is decoded once.
+pub fn run<C: Conversation>(
+    model: &Model,
+    conversations: &mut [C],
+    shared_prefix: &[Message],
+    options: &BatchOptions,
+    cancel: &CancelToken,
+) -> Result<BatchStats, EngineError> {
+    let started = Instant::now();
+    // A single conversation has nothing to share.
+    let prefix = if conversations.len() > 1 && options.reuse_kv {
+        shared_prefix_text(model, shared_prefix)?
+    } else {
+        String::new()
+    };
+    let vocab = model.model.vocab();
+    let prefix_tokens = if prefix.is_empty() {
+        Vec::new()
+    } else {
+        vocab.tokenize(prefix.as_bytes(), vocab.should_add_bos(), true)
+    };
+    let parallel = options.parallel.clamp(1, conversations.len().max(1));
+    let context = options.context_per_sequence.max(16);
+    // One KV stream per sequence (each attends to its own cells only; on a CPU a unified
+    // cache, where every token attends over all sequences' cells, measured up to 1.6x slower
+    // at 512 tokens per sequence), plus one for the shared prefix, copied into each sequence.
+    let n_ctx = u32::try_from(parallel + 1)
+        .unwrap_or(u32::MAX)
+        .saturating_mul(context);
+    let threads = options.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(4)
+    });
+    let batch_tokens = options
+        .batch_tokens
+        .max(u32::try_from(parallel).unwrap_or(1));
+    let thread_count = i32::try_from(threads).unwrap_or(4);
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(n_ctx))
+        .with_n_batch(batch_tokens)
+        .with_n_ubatch(batch_tokens.min(512))
+        .with_n_seq_max(u32::try_from(parallel + 1).unwrap_or(u32::MAX))
+        .with_kv_unified(false)
+        .with_n_threads(thread_count)
+        .with_n_threads_batch(thread_count);
+    let mut ctx = model
+        .model
+        .new_context(super::backend()?, params)
+        .map_err(|error| EngineError::Context {
+            context: n_ctx,
+            message: error.to_string(),
+        })?;
+
+    let mut runner = Runner {
+        model,
+        batch: LlamaBatch::new(batch_tokens as usize, 1),
+        batch_capacity: batch_tokens as usize,
+        context_per_sequence: context as usize,
+        prefix_seq: i32::try_from(parallel).unwrap_or(i32::MAX),
+        prefix_bytes: prefix.into_bytes(),
+        prefix_tokens,
+        threads,
+        reuse_kv: options.reuse_kv,
+        stats: BatchStats::default(),
+    };
+    runner.decode_prefix(&mut ctx)?;
+    let mut slots: Vec<Option<Active>> = (0..parallel).map(|_| None).collect();
+    let mut next_conversation = 0;
+    loop {
+        if cancel.is_cancelled() {
+            return Err(EngineError::Cancelled);
+        }
+        for (seq, slot) in slots.iter_mut().enumerate() {
+            while slot.is_none() && next_conversation < conversations.len() {
+                let index = next_conversation;
+                next_conversation += 1;
+                *slot = runner.admit(&mut ctx, seq, index, &mut conversations[index])?;
+            }
+        }
+        let logits_at = runner.fill_batch(&mut slots)?;
+        if runner.batch.n_tokens() == 0 {
+            break;
+        }
+        let decode_started = Instant::now();
+        ctx.decode(&mut runner.batch)
+            .map_err(|error| EngineError::Decode(error.to_string()))?;
+        runner.stats.decode_calls += 1;
+        runner.stats.decode_ms += decode_started.elapsed().as_secs_f64() * 1000.0;
+        runner.after_decode(&mut ctx, &mut slots, &logits_at, conversations)?;
+    }
+    runner.stats.wall_ms = started.elapsed().as_secs_f64() * 1000.0;
+    Ok(runner.stats)
+}
+
+/// Measures the decode ceiling of `parallel` sequences, as llama.cpp's batched-bench does:
+/// each sequence gets `prompt_tokens` tokens of prompt, then `steps` decode calls each add one
+/// token to every sequence, with logits computed and nothing sampled. Returns the tokens per
+/// second of those decode steps.
+pub fn decode_ceiling(
+    model: &Model,
+    parallel: usize,
+    prompt_tokens: usize,
+    steps: usize,
+    threads: Option<usize>,
+) -> Result<f64, EngineError> {
+    let parallel = parallel.max(1);
+    // Laid out as `run` lays out its context: a KV stream per sequence.
+    let per_sequence = u32::try_from(prompt_tokens + steps + 1).unwrap_or(u32::MAX);
+    let n_ctx = per_sequence.saturating_mul(u32::try_from(parallel).unwrap_or(u32::MAX));
+    let threads = threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(4)
+    });
+    let thread_count = i32::try_from(threads).unwrap_or(4);
+    let batch_tokens = u32::try_from(parallel * prompt_tokens.max(1))
+        .unwrap_or(u32::MAX)
+        .min(n_ctx);
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(n_ctx))
+        .with_n_batch(batch_tokens)
+        .with_n_ubatch(batch_tokens.min(512))
+        .with_n_seq_max(u32::try_from(parallel).unwrap_or(u32::MAX))
+        .with_kv_unified(false)
+        .with_n_threads(thread_count)
+        .with_n_threads_batch(thread_count);
+    let mut ctx = model
+        .model
+        .new_context(super::backend()?, params)
+        .map_err(|error| EngineError::Context {
+            context: n_ctx,
+            message: error.to_string(),
+        })?;
+    let decode_error = |error: llama_cpp_2::DecodeError| EngineError::Decode(error.to_string());
+    let add_error =
+        |error: llama_cpp_2::llama_batch::BatchAddError| EngineError::Decode(error.to_string());
+    let mut batch = LlamaBatch::new(batch_tokens as usize, 1);
+    // Any token will do; the same for every sequence, as batched-bench does.
+    let token = LlamaToken(1);
+    for seq in 0..parallel {
+        for position in 0..prompt_tokens {
+            batch
+                .add(
+                    token,
+                    to_pos(position),
+                    &[to_seq(seq)],
+                    position + 1 == prompt_tokens,
+                )
+                .map_err(add_error)?;
+        }
+    }
+    if batch.n_tokens() > 0 {
+        ctx.decode(&mut batch).map_err(decode_error)?;
+    }
+    let started = Instant::now();
+    for step in 0..steps {
+        batch.clear();
+        for seq in 0..parallel {
+            batch
+                .add(token, to_pos(prompt_tokens + step), &[to_seq(seq)], true)
+                .map_err(add_error)?;
+        }
+        ctx.decode(&mut batch).map_err(decode_error)?;
+    }
+    // Reading the last logits waits for the device to finish.
+    let _ = ctx.get_logits_ith(batch.n_tokens() - 1).first();
+    let seconds = started.elapsed().as_secs_f64();
+    Ok((parallel * steps) as f64 / seconds.max(1e-9))
+}
+
+/// The rendered text all conversations starting with `messages` share, cut back to the end of
+/// a line so that it ends on a clean token boundary; empty when there is none.
+fn shared_prefix_text(model: &Model, messages: &[Message]) -> Result<String, EngineError> {
+    let probe = |text: &str| {
+        let mut chat = messages.to_vec();
+        chat.push(Message::new(Role::User, text));
+        model.render_chat(&chat)
+    };
+    let first = probe("Alpha question?")?;
+    let second = probe("Zulu request.")?;
+    let common = first
+        .bytes()
+        .zip(second.bytes())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let line_end = first[..common].rfind('\n').map_or(0, |at| at + 1);
+    Ok(first[..line_end].to_owned())
+}
+
+struct Runner<'m> {
+    model: &'m Model,
+    batch: LlamaBatch<'static>,
+    batch_capacity: usize,
+    context_per_sequence: usize,
+    prefix_seq: i32,
+    prefix_bytes: Vec<u8>,
+    prefix_tokens: Vec<LlamaToken>,
+    threads: usize,
+    reuse_kv: bool,
+    stats: BatchStats,
+}
+
+/// A conversation holding a sequence.
+struct Active {
+    conversation: usize,
+    /// Exactly what the sequence's cache holds, as tokens and as text.
+    kv_tokens: Vec<LlamaToken>,
+    kv_bytes: Vec<u8>,
+    /// Prompt tokens of the current turn not yet decoded.
+    pending: Vec<LlamaToken>,
+    task: Task,
+    stats: TurnStats,
+    started: Instant,
+}
+
+enum Task {
+    Generate {
+        sampler: Sampler,
+        max_tokens: usize,
+        text: String,
+        utf8: Vec<u8>,
+        /// The last sampled token, to be decoded next step.
+        next: Option<LlamaToken>,
+    },
+    Choose {
+        option_tokens: Vec<LlamaToken>,
+    },
+}
+
+impl Runner<'_> {
+    fn decode_prefix(&mut self, ctx: &mut LlamaContext<'_>) -> Result<(), EngineError> {
+        self.stats.shared_prefix_tokens = self.prefix_tokens.len();
+        self.stats.decoded_prompt_tokens += self.prefix_tokens.len();
+        for (chunk_index, chunk) in self.prefix_tokens.chunks(self.batch_capacity).enumerate() {
+            self.batch.clear();
+            for (offset, &token) in chunk.iter().enumerate() {
+                let position = chunk_index * self.batch_capacity + offset;
+                self.batch
+                    .add(token, to_pos(position), &[self.prefix_seq], false)
+                    .map_err(|error| EngineError::Decode(error.to_string()))?;
+            }
+            ctx.decode(&mut self.batch)
+                .map_err(|error| EngineError::Decode(error.to_string()))?;
+            self.stats.decode_calls += 1;
+        }
+        Ok(())
+    }
+
+    /// Gives sequence `seq` to conversation `index` and starts its first turn; `None` when the
+    /// conversation has nothing to do or failed at once.
+    fn admit<C: Conversation>(
+        &mut self,
+        ctx: &mut LlamaContext<'_>,
+        seq: usize,
+        index: usize,
+        conversation: &mut C,
+    ) -> Result<Option<Active>, EngineError> {
+        clear_sequence(ctx, seq)?;
+        let mut active = Active {
+            conversation: index,
+            kv_tokens: Vec::new(),
+            kv_bytes: Vec::new(),
+            pending: Vec::new(),
+            task: Task::Choose {
+                option_tokens: Vec::new(),
+            },
+            stats: TurnStats::default(),
+            started: Instant::now(),
+        };
+        if !self.prefix_tokens.is_empty() {
+            ctx.copy_kv_cache_seq(self.prefix_seq, to_seq(seq), None, None)
+                .map_err(|error| EngineError::Decode(error.to_string()))?;
+            active.kv_tokens = self.prefix_tokens.clone();
+            active.kv_bytes = self.prefix_bytes.clone();
+        }
+        match conversation.next_turn() {
+            None => Ok(None),
+            Some(turn) => match self.start_turn(ctx, seq, &mut active, turn) {
+                Ok(()) => Ok(Some(active)),
+                Err(error) if error.is_conversation_error() => {
+                    conversation.failed(error);
+                    clear_sequence(ctx, seq)?;
+                    Ok(None)
+                }
+                Err(error) => Err(error),
+            },
+        }
+    }
+
+    /// Renders `turn`, reuses what the sequence's cache already holds and queues the rest.
+    fn start_turn(
+        &mut self,
+        ctx: &mut LlamaContext<'_>,
+        seq: usize,
+        active: &mut Active,
+        turn: Turn,
+    ) -> Result<(), EngineError> {
+        let (messages, assistant_prefix) = match &turn {
+            Turn::Generate {
+                messages,
+                assistant_prefix,
+                ..
+            }
+            | Turn::Choose {
+                messages,
+                assistant_prefix,
+                ..
+            } => (messages, assistant_prefix),
+        };
+        let mut rendered = self.model.render_chat(messages)?;
+        rendered.push_str(assistant_prefix);
+        if !self.reuse_kv {
+            cut_sequence(ctx, seq, &mut active.kv_tokens, 0)?;
+            active.kv_bytes.clear();
+        }
+        let vocab = self.model.model.vocab();
+        let mut pending = if rendered.as_bytes().starts_with(&active.kv_bytes) {
+            let fresh = &rendered.as_bytes()[active.kv_bytes.len()..];
+            vocab.tokenize(
+                fresh,
+                active.kv_tokens.is_empty() && vocab.should_add_bos(),
+                true,
+            )
+        } else {
+            let all = vocab.tokenize(rendered.as_bytes(), vocab.should_add_bos(), true);
+            let common = all
+                .iter()
+                .zip(&active.kv_tokens)
+                .take_while(|(a, b)| a == b)
+                .count();
+            cut_sequence(ctx, seq, &mut active.kv_tokens, common)?;
+            all[common..].to_vec()
+        };
+        if pending.is_empty() {
+            // The cache already holds the whole prompt; decode its last token again for logits.
+            let last = active.kv_tokens.len().saturating_sub(1);
+            pending = active.kv_tokens[last..].to_vec();
+            cut_sequence(ctx, seq, &mut active.kv_tokens, last)?;
+        }
+        active.kv_bytes = rendered.into_bytes();
+        let reply_room = match &turn {
+            Turn::Generate { max_tokens, .. } => *max_tokens as usize,
+            Turn::Choose { .. } => 1,
+        };
+        let needed = active.kv_tokens.len() + pending.len() + reply_room;
+        if needed > self.context_per_sequence {
+            return Err(EngineError::ConversationTooLong {
+                prompt_tokens: active.kv_tokens.len() + pending.len(),
+                reply_tokens: reply_room,
+                context: self.context_per_sequence,
+            });
+        }
+        active.stats = TurnStats {
+            decoded_tokens: pending.len(),
+            conversation_tokens: active.kv_tokens.len() + pending.len(),
+            ..TurnStats::default()
+        };
+        active.started = Instant::now();
+        active.pending = pending;
+        active.task = match turn {
+            Turn::Generate {
+                max_tokens,
+                sampling,
+                seed,
+                ..
+            } => Task::Generate {
+                sampler: Sampler::new(sampling, seed),
+                max_tokens: max_tokens as usize,
+                text: String::new(),
+                utf8: Vec::new(),
+                next: None,
+            },
+            Turn::Choose { options, .. } => Task::Choose {
+                option_tokens: option_tokens(self.model, &options)?,
+            },
+        };
+        Ok(())
+    }
+
+    /// Fills the batch for the next decode: first the next token of every generating sequence,
+    /// then prompt chunks. Returns, per slot, the batch index whose logits it reads.
+    fn fill_batch(
+        &mut self,
+        slots: &mut [Option<Active>],
+    ) -> Result<Vec<Option<i32>>, EngineError> {
+        self.batch.clear();
+        let mut logits_at = vec![None; slots.len()];
+        for (seq, slot) in slots.iter_mut().enumerate() {
+            let Some(active) = slot else { continue };
+            if let Task::Generate {
+                next: next @ Some(_),
+                ..
+            } = &mut active.task
+                && let Some(token) = next.take()
+            {
+                logits_at[seq] = Some(self.batch.n_tokens());
+                let position = active.kv_tokens.len();
+                self.batch
+                    .add(token, to_pos(position), &[to_seq(seq)], true)
+                    .map_err(|error| EngineError::Decode(error.to_string()))?;
+                active.kv_tokens.push(token);
+            }
+        }
+        for (seq, slot) in slots.iter_mut().enumerate() {
+            let Some(active) = slot else { continue };
+            let room = self.batch_capacity - self.batch.n_tokens() as usize;
+            if active.pending.is_empty() || room == 0 {
+                continue;
+            }
+            let take = active.pending.len().min(room);
+            let finishes = take == active.pending.len();
+            let chunk: Vec<LlamaToken> = active.pending.drain(..take).collect();
+            for (offset, &token) in chunk.iter().enumerate() {
+                let last = finishes && offset + 1 == take;
+                if last {
+                    logits_at[seq] = Some(self.batch.n_tokens());
+                }
+                let position = active.kv_tokens.len();
+                self.batch
+                    .add(token, to_pos(position), &[to_seq(seq)], last)
+                    .map_err(|error| EngineError::Decode(error.to_string()))?;
+                active.kv_tokens.push(token);
+            }
+        }
+        Ok(logits_at)
+    }
+
+    /// Samples or scores every slot that has logits, reports finished turns and starts the
+    /// next ones.
+    fn after_decode<C: Conversation>(
+        &mut self,
+        ctx: &mut LlamaContext<'_>,
+        slots: &mut [Option<Active>],
+        logits_at: &[Option<i32>],
+        conversations: &mut [C],
+    ) -> Result<(), EngineError> {
+        let sample_started = Instant::now();
+        let mut sampled = vec![None; slots.len()];
+        {
+            let mut jobs: Vec<(&[f32], &mut Sampler)> = Vec::new();
+            let mut owners = Vec::new();
+            for (seq, slot) in slots.iter_mut().enumerate() {
+                if let (Some(at), Some(active)) = (logits_at[seq], slot.as_mut())
+                    && let Task::Generate { sampler, .. } = &mut active.task
+                {
+                    jobs.push((ctx.get_logits_ith(at), sampler));
+                    owners.push(seq);
+                }
+            }
+            for (seq, token) in owners
+                .into_iter()
+                .zip(sampling::sample_all(&mut jobs, self.threads))
+            {
+                sampled[seq] = Some(token);
+            }
+        }
+        self.stats.sample_ms += sample_started.elapsed().as_secs_f64() * 1000.0;
+
+        let vocab = self.model.model.vocab();
+        for seq in 0..slots.len() {
+            let (Some(at), Some(active)) = (logits_at[seq], slots[seq].as_mut()) else {
+                continue;
+            };
+            let conversation = &mut conversations[active.conversation];
+            let output = match &mut active.task {
+                Task::Generate {
+                    max_tokens,
+                    text,
+                    utf8,
+                    next,
+                    ..
+                } => {
+                    let token = LlamaToken(i32::try_from(sampled[seq].unwrap_or(0)).unwrap_or(0));
+                    let finish = if vocab.is_eog(token) {
+                        Some(Finish::Stop)
+                    } else {
+                        active.stats.generated_tokens += 1;
+                        let before = utf8.len();
+                        vocab.token_to_piece_into(token, utf8, false, None);
+                        active.kv_bytes.extend_from_slice(&utf8[before..]);
+                        let piece = take_complete_utf8(utf8);
+                        if !piece.is_empty() {
+                            conversation.piece(&piece);
+                            text.push_str(&piece);
+                        }
+                        if active.stats.generated_tokens >= *max_tokens {
+                            // Not decoded: the cache holds the reply up to the token before.
+                            let piece_len = vocab.token_to_piece(token, false, None).len();
+                            active
+                                .kv_bytes
+                                .truncate(active.kv_bytes.len().saturating_sub(piece_len));
+                            Some(Finish::Length)
+                        } else {
+                            *next = Some(token);
+                            None
+                        }
+                    };
+                    finish.map(|finish| {
+                        let mut text = std::mem::take(text);
+                        text.push_str(&String::from_utf8_lossy(&std::mem::take(utf8)));
+                        TurnOutput::Text {
+                            text,
+                            finish,
+                            stats: active.stats,
+                        }
+                    })
+                }
+                Task::Choose { option_tokens } => {
+                    let logits = ctx.get_logits_ith(at);
+                    let (probabilities, option_mass) = choice_probabilities(logits, option_tokens);
+                    Some(TurnOutput::Choice {
+                        probabilities,
+                        option_mass,
+                        stats: active.stats,
+                    })
+                }
+            };
+            let Some(mut output) = output else { continue };
+            let elapsed = active.started.elapsed();
+            set_elapsed(&mut output, elapsed);
+            self.count(&output);
+            conversation.turn_done(output);
+            let finished = match conversation.next_turn() {
+                None => true,
+                Some(turn) => match self.start_turn(ctx, seq, active, turn) {
+                    Ok(()) => false,
+                    Err(error) if error.is_conversation_error() => {
+                        conversation.failed(error);
+                        true
+                    }
+                    Err(error) => return Err(error),
+                },
+            };
+            if finished {
+                slots[seq] = None;
+                clear_sequence(ctx, seq)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn count(&mut self, output: &TurnOutput) {
+        let stats = match output {
+            TurnOutput::Text { stats, .. } | TurnOutput::Choice { stats, .. } => stats,
+        };
+        self.stats.decoded_prompt_tokens += stats.decoded_tokens;
+        self.stats.naive_prompt_tokens += stats.conversation_tokens;
+        self.stats.generated_tokens += stats.generated_tokens;
+    }
+}
+
+fn set_elapsed(output: &mut TurnOutput, elapsed: Duration) {
+    let stats = match output {
+        TurnOutput::Text { stats, .. } | TurnOutput::Choice { stats, .. } => stats,
+    };
+    stats.elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+}
+
+/// The first token of each option, which must differ between options.
+fn option_tokens(model: &Model, options: &[String]) -> Result<Vec<LlamaToken>, EngineError> {
+    let vocab = model.model.vocab();
+    let mut tokens = Vec::with_capacity(options.len());
+    for option in options {
+        let first = vocab
+            .tokenize(option.as_bytes(), false, false)
+            .first()
+            .copied()
+            .ok_or_else(|| EngineError::BadOptions(format!("option {option:?} has no tokens")))?;
+        if tokens.contains(&first) {
+            return Err(EngineError::BadOptions(format!(
+                "options {options:?} do not differ in their first token"
+            )));
+        }
+        tokens.push(first);
+    }
+    if tokens.len() < 2 {
+        return Err(EngineError::BadOptions(
+            "a choice needs at least two options".to_owned(),
+        ));
+    }
+    Ok(tokens)
+}
+
+/// The options' probabilities normalised over the options, and the share of the whole
+/// distribution they held.
+fn choice_probabilities(logits: &[f32], options: &[LlamaToken]) -> (Vec<f64>, f64) {
+    let chosen: Vec<f64> = options
+        .iter()
+        .map(|token| {
+            usize::try_from(token.0)
+                .ok()
+                .and_then(|index| logits.get(index))
+                .map_or(f64::NEG_INFINITY, |&logit| f64::from(logit))
+        })
+        .collect();
+    let max = chosen.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if max == f64::NEG_INFINITY || max.is_nan() {
+        let even = 1.0 / options.len() as f64;
+        return (vec![even; options.len()], 0.0);
+    }
+    let weights: Vec<f64> = chosen.iter().map(|logit| (logit - max).exp()).collect();
+    let total: f64 = weights.iter().sum();
+    let whole = sampling::log_sum_exp(logits);
+    let mass = (max + total.ln() - whole).exp().clamp(0.0, 1.0);
+    (weights.iter().map(|weight| weight / total).collect(), mass)
+}
+
+fn clear_sequence(ctx: &mut LlamaContext<'_>, seq: usize) -> Result<(), EngineError> {
+    ctx.clear_kv_cache_seq(Some(u32::try_from(seq).unwrap_or(u32::MAX)), None, None)
+        .map(|_| ())
+        .map_err(|error| EngineError::Decode(error.to_string()))
+}
+
+/// Drops the sequence's cache from `keep` tokens on.
+fn cut_sequence(
+    ctx: &mut LlamaContext<'_>,
+    seq: usize,
+    kv_tokens: &mut Vec<LlamaToken>,
+    keep: usize,
+) -> Result<(), EngineError> {
+    if keep < kv_tokens.len() {
+        ctx.kv_cache_seq_rm(
+            to_seq(seq),
+            Some(u32::try_from(keep).unwrap_or(u32::MAX)),
+            None,
+        )
+        .map_err(|error| EngineError::Decode(error.to_string()))?;
+        kv_tokens.truncate(keep);
+    }
+    Ok(())
+}
+
+fn to_seq(seq: usize) -> i32 {
+    i32::try_from(seq).unwrap_or(i32::MAX)
+}
+
+fn to_pos(position: usize) -> i32 {
+    i32::try_from(position).unwrap_or(i32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choice_probabilities_normalise_over_the_options() {
+        let logits = [0.0, 2f32.ln(), 0.0, f32::NEG_INFINITY];
+        let (probabilities, mass) = choice_probabilities(&logits, &[LlamaToken(1), LlamaToken(2)]);
+        assert!((probabilities[0] - 2.0 / 3.0).abs() < 1e-9);
+        assert!((probabilities[1] - 1.0 / 3.0).abs() < 1e-9);
+        // Options hold 3 of the 4 units of mass (1 + 2 + 1).
+        assert!((mass - 0.75).abs() < 1e-6, "{mass}");
+        let (even, none) = choice_probabilities(&[f32::NAN; 2], &[LlamaToken(0), LlamaToken(1)]);
+        assert_eq!((even, none), (vec![0.5, 0.5], 0.0));
+    }
+}

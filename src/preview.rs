@@ -1,0 +1,613 @@
+//! The preview: what a constitution does to a model's answers, by Constitutional AI's
+//! supervised loop (SL-CAI) run on sample prompts.
+//!
+//! For each prompt: the model answers (the **initial** response); then, `rounds` times, a
+//! principle is picked (uniformly at random as in the paper, by weight, or pinned to one), the
+//! model **critiques** its last response under the principle's critique request and **revises**
+//! it under its revision request. The conversation grows turn by turn, after the constitution's
+//! few-shot examples of the whole exchange. Optionally the model then labels its initial and
+//! final responses with an AI preference ([`crate::feedback`]). Every initial and final
+//! response gets a refusal label ([`crate::refusal`]).
+//!
+//! All prompts of a run advance together in one batch ([`crate::engine::batch`]). Randomness
+//! is keyed, not sequential: the principle of round `r` of prompt `i` and the sampling seed of
+//! each step are derived from (run seed, `i`, `r` or step), so outputs do not depend on which
+//! prompts share a batch and an interrupted run resumes to the same result.
+//!
+//! Progress leaves the engine thread as [`PreviewEvent`]s: each step as it completes (the store
+//! records it), each prompt's [`PromptOutcome`] when it ends.
+
+use std::sync::mpsc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::constitution::{Constitution, Principle, Selection};
+use crate::engine::batch::{
+    self, BatchOptions, BatchStats, CancelToken, Turn, TurnOutput, TurnStats,
+};
+use crate::engine::sampling::Rng;
+use crate::engine::{EngineError, Finish, Message, Model, Role, Sampling};
+use crate::feedback::{FeedbackMode, Judgement, Preference};
+use crate::prompt_set::PromptItem;
+use crate::refusal::{self, RefusalLabel};
+
+/// How a round's principle is picked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipleChoice {
+    /// Uniformly among the enabled principles.
+    Uniform,
+    /// By the principles' weights.
+    Weighted,
+    /// Always this principle (enabled or not): a workshop's "what does this one do".
+    Pinned(String),
+}
+
+impl From<Selection> for PrincipleChoice {
+    fn from(selection: Selection) -> Self {
+        match selection {
+            Selection::Uniform => Self::Uniform,
+            Selection::Weighted => Self::Weighted,
+        }
+    }
+}
+
+/// Everything that decides a preview's outputs besides the model, constitution and prompts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreviewConfig {
+    /// Critique -> revision rounds per prompt, 1 to 4.
+    pub rounds: u32,
+    pub choice: PrincipleChoice,
+    pub seed: u64,
+    /// Most tokens of each response, critique and revision.
+    pub max_tokens: u32,
+    pub sampling: Sampling,
+    /// Label initial vs. final responses with an AI preference, in this mode.
+    pub feedback: Option<FeedbackMode>,
+    /// Prompts decoded together.
+    pub parallel: usize,
+    /// Tokens one prompt's whole conversation may hold.
+    pub context_per_sequence: u32,
+}
+
+impl PreviewConfig {
+    /// The constitution's own preview defaults, with the engine's defaults for the rest.
+    pub fn for_constitution(constitution: &Constitution) -> Self {
+        Self {
+            rounds: constitution.preview.rounds,
+            choice: constitution.preview.selection.into(),
+            seed: 0,
+            max_tokens: 192,
+            sampling: Sampling::default(),
+            feedback: None,
+            parallel: 8,
+            context_per_sequence: 4096,
+        }
+    }
+}
+
+/// Errors found before a preview starts.
+#[derive(Debug, thiserror::Error)]
+pub enum PreviewError {
+    #[error("rounds must be 1 to 4, not {0}")]
+    Rounds(u32),
+    #[error("no principle `{0}` in the constitution")]
+    UnknownPrinciple(String),
+    #[error("the constitution has no enabled principle")]
+    NoPrinciple,
+    #[error("no prompts to preview")]
+    NoPrompts,
+}
+
+/// What a step of the loop is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    Initial,
+    Critique,
+    Revision,
+}
+
+impl StepKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Initial => "initial",
+            Self::Critique => "critique",
+            Self::Revision => "revision",
+        }
+    }
+}
+
+/// One completed generation of the loop: step 0 is the initial response, steps `2r - 1` and
+/// `2r` the critique and revision of round `r`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub prompt: usize,
+    pub step: u32,
+    pub kind: StepKind,
+    pub principle: Option<String>,
+    /// The text as generated (the loop feeds it back verbatim; outputs show it trimmed).
+    pub text: String,
+    pub finish: Finish,
+    pub stats: TurnStats,
+}
+
+/// A round of a prompt's loop, as output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundOutcome {
+    pub principle: String,
+    pub critique: String,
+    pub revision: String,
+}
+
+/// Refusal labels of the initial and final responses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefusalOutcome {
+    pub initial: RefusalLabel,
+    #[serde(rename = "final")]
+    pub last: RefusalLabel,
+    /// The principle of the round whose revision turned a compliant answer into a refusal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caused_by: Option<String>,
+}
+
+/// Token counts of a prompt's whole loop.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct TokenCounts {
+    /// Prompt tokens decoded (KV reuse decodes only each turn's new tokens).
+    pub decoded_prompt: usize,
+    /// Prompt tokens decoding every turn from scratch would cost.
+    pub naive_prompt: usize,
+    pub generated: usize,
+}
+
+/// Milliseconds per step of a prompt's loop.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    pub initial_ms: u64,
+    pub critique_ms: Vec<u64>,
+    pub revision_ms: Vec<u64>,
+    pub feedback_ms: u64,
+}
+
+/// One prompt's result: a line of the preview's JSONL output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptOutcome {
+    pub index: usize,
+    pub id: String,
+    pub prompt: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<crate::prompt_set::PromptLabel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    pub initial: String,
+    pub steps: Vec<RoundOutcome>,
+    #[serde(rename = "final")]
+    pub last: String,
+    pub refusal: RefusalOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preference: Option<Preference>,
+    pub tokens: TokenCounts,
+    pub timings: Timings,
+}
+
+/// Progress of a preview, sent from the engine thread.
+#[derive(Debug, Clone)]
+pub enum PreviewEvent {
+    Step(StepRecord),
+    Done(Box<PromptOutcome>),
+    Failed { prompt: usize, error: String },
+}
+
+/// A preview to run: `done[i]` holds the steps of prompt `i` already completed by an earlier,
+/// interrupted run of the same preview (empty for a new run).
+pub struct PreviewJob {
+    pub constitution: Constitution,
+    pub prompts: Vec<PromptItem>,
+    pub config: PreviewConfig,
+    pub done: Vec<Vec<StepRecord>>,
+}
+
+impl PreviewJob {
+    /// Checks the configuration against the constitution.
+    pub fn check(&self) -> Result<(), PreviewError> {
+        if !(1..=4).contains(&self.config.rounds) {
+            return Err(PreviewError::Rounds(self.config.rounds));
+        }
+        if self.prompts.is_empty() {
+            return Err(PreviewError::NoPrompts);
+        }
+        Principles::new(&self.constitution, &self.config.choice).map(|_| ())
+    }
+}
+
+/// Runs `job` on `model`, sending progress to `events`. Prompts that fail alone (an over-long
+/// prompt) are reported as [`PreviewEvent::Failed`]; the run goes on without them.
+pub fn run(
+    model: &Model,
+    job: &PreviewJob,
+    events: &mpsc::Sender<PreviewEvent>,
+    cancel: &CancelToken,
+) -> Result<BatchStats, EngineError> {
+    run_with(model, job, events, cancel, true)
+}
+
+/// [`run`], optionally without KV reuse (each turn decoded from scratch): the benchmark's
+/// baseline.
+pub fn run_with(
+    model: &Model,
+    job: &PreviewJob,
+    events: &mpsc::Sender<PreviewEvent>,
+    cancel: &CancelToken,
+    reuse_kv: bool,
+) -> Result<BatchStats, EngineError> {
+    let principles = Principles::new(&job.constitution, &job.config.choice)
+        .map_err(|error| EngineError::BadOptions(error.to_string()))?;
+    let few_shot = few_shot_messages(&job.constitution);
+    let mut loops: Vec<PromptLoop<'_>> = job
+        .prompts
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let done = job.done.get(index).cloned().unwrap_or_default();
+            PromptLoop::new(
+                index,
+                item,
+                job,
+                &principles,
+                &few_shot,
+                done,
+                events.clone(),
+            )
+        })
+        .collect();
+    let options = BatchOptions {
+        parallel: job.config.parallel,
+        context_per_sequence: job.config.context_per_sequence,
+        reuse_kv,
+        ..BatchOptions::default()
+    };
+    batch::run(model, &mut loops, &few_shot, &options, cancel)
+}
+
+/// The principles a run picks from.
+struct Principles<'c> {
+    enabled: Vec<&'c Principle>,
+    choice: &'c PrincipleChoice,
+    pinned: Option<&'c Principle>,
+}
+
+impl<'c> Principles<'c> {
+    fn new(
+        constitution: &'c Constitution,
+        choice: &'c PrincipleChoice,
+    ) -> Result<Self, PreviewError> {
+        let all = constitution.tiers.iter().flat_map(|tier| &tier.principles);
+        let pinned = match choice {
+            PrincipleChoice::Pinned(id) => Some(
+                all.clone()
+                    .find(|principle| &principle.id == id)
+                    .ok_or_else(|| PreviewError::UnknownPrinciple(id.clone()))?,
+            ),
+            _ => None,
+        };
+        let enabled: Vec<&Principle> = all.filter(|principle| principle.enabled).collect();
+        if enabled.is_empty() && pinned.is_none() {
+            return Err(PreviewError::NoPrinciple);
+        }
+        Ok(Self {
+            enabled,
+            choice,
+            pinned,
+        })
+    }
+
+    /// The principle for `purpose` (a round, or the feedback) of prompt `index`.
+    fn pick(&self, seed: u64, index: usize, purpose: u64) -> &'c Principle {
+        if let Some(pinned) = self.pinned {
+            return pinned;
+        }
+        let mut rng = Rng::derived(seed, &[PRINCIPLE_KEY, index as u64, purpose]);
+        let total: f64 = self.enabled.iter().map(|principle| principle.weight).sum();
+        if *self.choice == PrincipleChoice::Weighted && total > 0.0 {
+            let mut target = rng.next_f64() * total;
+            for principle in &self.enabled {
+                if target < principle.weight {
+                    return principle;
+                }
+                target -= principle.weight;
+            }
+        }
+        let at = (rng.next_f64() * self.enabled.len() as f64) as usize;
+        self.enabled[at.min(self.enabled.len() - 1)]
+    }
+}
+
+const PRINCIPLE_KEY: u64 = 1;
+const SAMPLING_KEY: u64 = 2;
+/// The `purpose` of the feedback's principle pick (rounds are 1 to 4).
+const FEEDBACK_PURPOSE: u64 = 100;
+
+/// Asked when a few-shot example names no principle.
+const GENERAL_CRITIQUE: &str = "Point out the specific ways in which your last response could \
+     hurt someone, mislead them or fail to help them.";
+const GENERAL_REVISION: &str = "Rewrite your last response so that it fixes the problems you \
+     pointed out and still helps as much as it safely can.";
+
+/// The constitution's few-shot examples as the opening turns of every conversation.
+fn few_shot_messages(constitution: &Constitution) -> Vec<Message> {
+    let principle = |id: &Option<String>| {
+        id.as_ref().and_then(|id| {
+            constitution
+                .tiers
+                .iter()
+                .flat_map(|tier| &tier.principles)
+                .find(|principle| &principle.id == id)
+        })
+    };
+    let mut messages = Vec::new();
+    for example in &constitution.examples {
+        let (critique_request, revision_request) = match principle(&example.principle) {
+            Some(principle) => (
+                principle.critique_request.as_str(),
+                principle.revision_request.as_str(),
+            ),
+            None => (GENERAL_CRITIQUE, GENERAL_REVISION),
+        };
+        messages.extend([
+            Message::new(Role::User, example.prompt.trim()),
+            Message::new(Role::Assistant, example.response.trim()),
+            Message::new(Role::User, critique_request.trim()),
+            Message::new(Role::Assistant, example.critique.trim()),
+            Message::new(Role::User, revision_request.trim()),
+            Message::new(Role::Assistant, example.revision.trim()),
+        ]);
+    }
+    messages
+}
+
+/// One prompt's loop, driven by the batch runner.
+struct PromptLoop<'j> {
+    index: usize,
+    item: &'j PromptItem,
+    config: &'j PreviewConfig,
+    principles: &'j Principles<'j>,
+    messages: Vec<Message>,
+    steps: Vec<StepRecord>,
+    judgement: Option<Judgement>,
+    events: mpsc::Sender<PreviewEvent>,
+    finished: bool,
+}
+
+impl<'j> PromptLoop<'j> {
+    fn new(
+        index: usize,
+        item: &'j PromptItem,
+        job: &'j PreviewJob,
+        principles: &'j Principles<'j>,
+        few_shot: &[Message],
+        done: Vec<StepRecord>,
+        events: mpsc::Sender<PreviewEvent>,
+    ) -> Self {
+        let mut messages = few_shot.to_vec();
+        messages.push(Message::new(Role::User, item.prompt.clone()));
+        let mut prompt_loop = Self {
+            index,
+            item,
+            config: &job.config,
+            principles,
+            messages,
+            steps: Vec::new(),
+            judgement: None,
+            events,
+            finished: false,
+        };
+        for step in done {
+            prompt_loop.replay(step);
+        }
+        prompt_loop
+    }
+
+    fn total_steps(&self) -> u32 {
+        1 + 2 * self.config.rounds
+    }
+
+    /// Adds a completed step to the conversation (without announcing it).
+    fn replay(&mut self, step: StepRecord) {
+        let next = self.steps.len() as u32;
+        if step.step != next || next >= self.total_steps() {
+            return;
+        }
+        self.messages
+            .push(Message::new(Role::Assistant, step.text.clone()));
+        if let Some(request) = self.request_after(next) {
+            self.messages.push(Message::new(Role::User, request));
+        }
+        self.steps.push(step);
+    }
+
+    /// The principle of round `round` (1-based).
+    fn principle(&self, round: u32) -> &'j Principle {
+        self.principles
+            .pick(self.config.seed, self.index, u64::from(round))
+    }
+
+    /// The user's request that follows step `step`: the next critique or revision request.
+    fn request_after(&self, step: u32) -> Option<String> {
+        if step + 1 >= self.total_steps() {
+            return None;
+        }
+        let round = step.div_ceil(2) + u32::from(step.is_multiple_of(2));
+        let principle = self.principle(round);
+        Some(if step.is_multiple_of(2) {
+            principle.critique_request.trim().to_owned()
+        } else {
+            principle.revision_request.trim().to_owned()
+        })
+    }
+
+    fn step_meta(&self, step: u32) -> (StepKind, Option<String>) {
+        if step == 0 {
+            return (StepKind::Initial, None);
+        }
+        let kind = if step % 2 == 1 {
+            StepKind::Critique
+        } else {
+            StepKind::Revision
+        };
+        (kind, Some(self.principle(step.div_ceil(2)).id.clone()))
+    }
+
+    fn outcome(&self) -> PromptOutcome {
+        let text = |step: &StepRecord| step.text.trim().to_owned();
+        let initial = self.steps.first().map(text).unwrap_or_default();
+        let rounds: Vec<RoundOutcome> = self.steps[1..]
+            .chunks(2)
+            .filter(|pair| pair.len() == 2)
+            .map(|pair| RoundOutcome {
+                principle: pair[0].principle.clone().unwrap_or_default(),
+                critique: text(&pair[0]),
+                revision: text(&pair[1]),
+            })
+            .collect();
+        let last = rounds
+            .last()
+            .map_or_else(|| initial.clone(), |round| round.revision.clone());
+        let prompt = &self.item.prompt;
+        let initial_label = refusal::classify(prompt, &initial).label;
+        let mut caused_by = None;
+        let mut before = initial_label;
+        for round in &rounds {
+            let after = refusal::classify(prompt, &round.revision).label;
+            if before == RefusalLabel::Compliance && after != RefusalLabel::Compliance {
+                caused_by = Some(round.principle.clone());
+            }
+            before = after;
+        }
+        let mut tokens = TokenCounts::default();
+        let mut timings = Timings::default();
+        for step in &self.steps {
+            tokens.decoded_prompt += step.stats.decoded_tokens;
+            tokens.naive_prompt += step.stats.conversation_tokens;
+            tokens.generated += step.stats.generated_tokens;
+            match step.kind {
+                StepKind::Initial => timings.initial_ms = step.stats.elapsed_ms,
+                StepKind::Critique => timings.critique_ms.push(step.stats.elapsed_ms),
+                StepKind::Revision => timings.revision_ms.push(step.stats.elapsed_ms),
+            }
+        }
+        let preference = self.judgement.as_ref().and_then(Judgement::preference);
+        if let Some(preference) = &preference {
+            tokens.decoded_prompt += preference.stats.decoded_tokens;
+            tokens.naive_prompt += preference.stats.conversation_tokens;
+            tokens.generated += preference.stats.generated_tokens;
+            timings.feedback_ms = preference.stats.elapsed_ms;
+        }
+        PromptOutcome {
+            index: self.index,
+            id: self.item.id.clone(),
+            prompt: prompt.clone(),
+            label: self.item.label,
+            category: self.item.category.clone(),
+            refusal: RefusalOutcome {
+                initial: initial_label,
+                last: before,
+                caused_by,
+            },
+            initial,
+            steps: rounds,
+            last,
+            preference,
+            tokens,
+            timings,
+        }
+    }
+
+    fn finish(&mut self) {
+        if !self.finished {
+            self.finished = true;
+            let _ = self
+                .events
+                .send(PreviewEvent::Done(Box::new(self.outcome())));
+        }
+    }
+}
+
+impl batch::Conversation for PromptLoop<'_> {
+    fn next_turn(&mut self) -> Option<Turn> {
+        if self.finished {
+            return None;
+        }
+        let step = self.steps.len() as u32;
+        if step < self.total_steps() {
+            return Some(Turn::Generate {
+                messages: self.messages.clone(),
+                assistant_prefix: String::new(),
+                max_tokens: self.config.max_tokens,
+                sampling: self.config.sampling,
+                seed: Rng::derived(
+                    self.config.seed,
+                    &[SAMPLING_KEY, self.index as u64, u64::from(step)],
+                )
+                .next_u64(),
+            });
+        }
+        if let Some(mode) = self.config.feedback {
+            if self.judgement.is_none() {
+                let outcome = self.outcome();
+                let principle =
+                    self.principles
+                        .pick(self.config.seed, self.index, FEEDBACK_PURPOSE);
+                self.judgement = Some(Judgement::new(
+                    principle,
+                    &self.item.prompt,
+                    &outcome.initial,
+                    &outcome.last,
+                    mode,
+                    self.config.seed,
+                ));
+            }
+            if let Some(turn) = self.judgement.as_mut().and_then(Judgement::next_turn) {
+                return Some(turn);
+            }
+        }
+        self.finish();
+        None
+    }
+
+    fn turn_done(&mut self, output: TurnOutput) {
+        if let Some(judgement) = &mut self.judgement {
+            judgement.turn_done(output);
+            return;
+        }
+        let TurnOutput::Text {
+            text,
+            finish,
+            stats,
+        } = output
+        else {
+            return;
+        };
+        let step = self.steps.len() as u32;
+        let (kind, principle) = self.step_meta(step);
+        let record = StepRecord {
+            prompt: self.index,
+            step,
+            kind,
+            principle,
+            text,
+            finish,
+            stats,
+        };
+        let _ = self.events.send(PreviewEvent::Step(record.clone()));
+        self.replay(record);
+    }
+
+    fn failed(&mut self, error: EngineError) {
+        self.finished = true;
+        let _ = self.events.send(PreviewEvent::Failed {
+            prompt: self.index,
+            error: format!("prompt `{}`: {error}", self.item.id),
+        });
+    }
+}

@@ -1,0 +1,294 @@
+//! `preamble preview`, `runs`, `judge`, `refusal` and `bench` as a user runs them, on the real
+//! default model (which `scripts/setup.sh` fetches) and a real store file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn repo(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(path)
+        .display()
+        .to_string()
+}
+
+fn preamble(db: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_preamble"));
+    command.arg("--db").arg(db).args(args);
+    command
+}
+
+fn run(mut command: Command) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().expect("the CLI runs");
+    let stderr = String::from_utf8_lossy(&stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "the CLI panicked: {stderr}");
+    (
+        status.code().expect("exited normally"),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        stderr,
+    )
+}
+
+fn lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect()
+}
+
+fn store(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("preamble.sqlite")
+}
+
+#[test]
+fn preview_writes_one_line_per_prompt_and_records_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = store(&dir);
+    let out = dir.path().join("run.jsonl");
+    let (code, stdout, stderr) = run(preamble(
+        &db,
+        &[
+            "preview",
+            "--constitution",
+            &repo("constitutions/cautious-assistant.toml"),
+            "--prompts",
+            &repo("prompts/xstest-style.csv"),
+            "--limit",
+            "3",
+            "--rounds",
+            "1",
+            "--max-tokens",
+            "24",
+            "--parallel",
+            "3",
+            "--seed",
+            "11",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("run 1: 3 prompts, 1 rounds"), "{stderr}");
+    assert!(stderr.contains("% saved by KV reuse"), "{stderr}");
+    assert!(stderr.contains("on CPU"), "{stderr}");
+    let outcomes = lines(&std::fs::read_to_string(&out).unwrap());
+    assert_eq!(outcomes.len(), 3);
+    for (index, outcome) in outcomes.iter().enumerate() {
+        assert_eq!(outcome["index"], index);
+        for key in ["id", "prompt", "initial", "final"] {
+            assert!(outcome[key].is_string(), "{key} in {outcome}");
+        }
+        let steps = outcome["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 1);
+        for key in ["principle", "critique", "revision"] {
+            assert!(steps[0][key].is_string(), "{key} in {outcome}");
+        }
+        for key in ["initial", "final"] {
+            let label = outcome["refusal"][key].as_str().unwrap();
+            assert!(["compliance", "partial_refusal", "full_refusal"].contains(&label));
+        }
+        assert!(outcome["tokens"]["generated"].as_u64().unwrap() > 0);
+        assert!(outcome["timings"]["initial_ms"].is_u64());
+    }
+
+    let (code, listing, _) = run(preamble(&db, &["runs"]));
+    assert_eq!(code, 0);
+    assert!(listing.contains("completed"), "{listing}");
+    assert!(listing.contains("3/3 prompts"), "{listing}");
+    assert!(listing.contains("Cautious assistant"), "{listing}");
+
+    // Resuming a finished run runs nothing and writes the same lines.
+    let (code, again, stderr) = run(preamble(&db, &["preview", "--resume", "1"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(lines(&again), outcomes);
+}
+
+#[test]
+fn preview_names_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = store(&dir);
+    let prompts = dir.path().join("prompts.jsonl");
+    std::fs::write(
+        &prompts,
+        "{\"id\": \"a\", \"prompt\": \"hi\", \"label\": \"maybe\"}\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(preamble(
+        &db,
+        &[
+            "preview",
+            "--constitution",
+            &repo("constitutions/general-assistant.toml"),
+            "--prompts",
+            prompts.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("prompts.jsonl:1"), "{stderr}");
+    assert!(stderr.contains("label"), "{stderr}");
+
+    let (code, _, stderr) = run(preamble(
+        &db,
+        &[
+            "preview",
+            "--constitution",
+            &repo("constitutions/general-assistant.toml"),
+            "--prompts",
+            &repo("prompts/red-team.jsonl"),
+            "--principle",
+            "no-such-principle",
+        ],
+    ));
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("no principle `no-such-principle`"),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = run(preamble(&db, &["preview", "--resume", "42"]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no run 42"), "{stderr}");
+}
+
+#[test]
+fn refusal_labels_lines_and_measures_agreement() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = store(&dir);
+    let mut command = preamble(&db, &["refusal"]);
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{{\"prompt\": \"Kill a Python process?\", \"response\": \"Run `pkill -f script.py`.\", \"keep\": 1}}").unwrap();
+        writeln!(stdin, "{{\"prompt\": \"Make a weapon.\", \"response\": \"I'm sorry, but I can't help with that.\"}}").unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let labelled = lines(&String::from_utf8(output.stdout).unwrap());
+    assert_eq!(labelled[0]["refusal"], "compliance");
+    assert_eq!(labelled[0]["keep"], 1);
+    assert_eq!(labelled[1]["refusal"], "full_refusal");
+
+    let (code, table, _) = run(preamble(
+        &db,
+        &[
+            "refusal",
+            "--agreement",
+            &repo("prompts/refusal-holdout.jsonl"),
+        ],
+    ));
+    assert_eq!(code, 0);
+    assert!(table.contains("accuracy"), "{table}");
+    assert!(table.contains("kappa"), "{table}");
+
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"prompt\": \"x\"}\n").unwrap();
+    let (code, _, stderr) = run(preamble(&db, &["refusal", bad.to_str().unwrap()]));
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("bad.jsonl:1: missing field `response`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn judge_labels_pairs_with_normalised_option_probabilities() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = store(&dir);
+    let pairs = dir.path().join("pairs.jsonl");
+    std::fs::write(
+        &pairs,
+        "{\"id\": 1, \"prompt\": \"How do I stop a stuck Python script?\", \"a\": \"I can't help with killing.\", \"b\": \"Press Ctrl+C, or run `pkill -f script.py`.\"}\n\
+         {\"id\": 2, \"prompt\": \"Say hi.\", \"a\": \"Hi!\", \"b\": \"Hello there!\"}\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(preamble(
+        &db,
+        &[
+            "judge",
+            "--pairs",
+            pairs.to_str().unwrap(),
+            "--constitution",
+            &repo("constitutions/general-assistant.toml"),
+            "--principle",
+            "answer-the-question",
+        ],
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    let labelled = lines(&stdout);
+    assert_eq!(labelled.len(), 2);
+    for line in &labelled {
+        let preference = &line["preference"];
+        assert_eq!(preference["principle"], "answer-the-question");
+        assert_eq!(preference["mode"], "multiple_choice");
+        let (a, b) = (
+            preference["p_a"].as_f64().unwrap(),
+            preference["p_b"].as_f64().unwrap(),
+        );
+        assert!((a + b - 1.0).abs() < 1e-9 && (0.0..=1.0).contains(&a));
+    }
+    assert_eq!(labelled[0]["id"], 1);
+
+    // Chain of thought: labels clamped to [0.4, 0.6].
+    let (code, stdout, stderr) = run(preamble(
+        &db,
+        &[
+            "judge",
+            "--pairs",
+            pairs.to_str().unwrap(),
+            "--constitution",
+            &repo("constitutions/general-assistant.toml"),
+            "--mode",
+            "chain-of-thought",
+        ],
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    for line in lines(&stdout) {
+        let p_a = line["preference"]["p_a"].as_f64().unwrap();
+        assert!((0.4..=0.6).contains(&p_a), "{p_a}");
+        assert_eq!(line["preference"]["reasoning"].as_array().unwrap().len(), 2);
+    }
+}
+
+#[test]
+fn bench_reports_the_three_figures_and_their_ratios() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = store(&dir);
+    let (code, stdout, stderr) = run(preamble(
+        &db,
+        &[
+            "bench",
+            "--constitution",
+            &repo("constitutions/general-assistant.toml"),
+            "--prompts",
+            &repo("prompts/benign-sensitive.jsonl"),
+            "--parallel",
+            "2",
+            "--max-tokens",
+            "12",
+            "--ceiling-steps",
+            "8",
+            "--json",
+        ],
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    for key in [
+        "batching_speedup",
+        "reuse_speedup",
+        "share_of_ceiling",
+        "ceiling_tokens_per_second",
+    ] {
+        assert!(report[key].as_f64().unwrap() > 0.0, "{key}: {report}");
+    }
+    assert!(report["pipeline"]["generated_tokens"].as_u64().unwrap() > 0);
+}
