@@ -25,6 +25,9 @@ use crate::prompt_set::PromptItem;
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
     pub parallel: usize,
+    /// Prompts run (the first this many); more than `parallel`, so that the batch stays full
+    /// for most of the run, as in a real preview.
+    pub prompts: usize,
     pub rounds: u32,
     pub max_tokens: u32,
     /// Decode steps of the ceiling measurement.
@@ -75,14 +78,14 @@ pub struct BenchReport {
     pub share_of_ceiling: f64,
 }
 
-/// Runs the three measurements over `prompts` (one per sequence: the first `parallel` are used).
+/// Runs the measurements over the first `config.prompts` of `prompts`.
 pub fn run(
     model: &Model,
     constitution: &Constitution,
     prompts: &[PromptItem],
     config: &BenchConfig,
 ) -> Result<BenchReport, EngineError> {
-    let prompts: Vec<PromptItem> = prompts.iter().take(config.parallel).cloned().collect();
+    let prompts: Vec<PromptItem> = prompts.iter().take(config.prompts).cloned().collect();
     let preview_at = |parallel: usize, reuse_kv: bool| -> Result<BatchStats, EngineError> {
         let job = PreviewJob {
             constitution: constitution.clone(),

@@ -242,7 +242,7 @@ pub fn run_with(
     reuse_kv: bool,
 ) -> Result<BatchStats, EngineError> {
     let principles = Principles::new(&job.constitution, &job.config.choice)
-        .map_err(|error| EngineError::BadOptions(error.to_string()))?;
+        .map_err(|error| EngineError::InvalidTurn(error.to_string()))?;
     let few_shot = few_shot_messages(&job.constitution);
     let mut loops: Vec<PromptLoop<'_>> = job
         .prompts

@@ -239,12 +239,20 @@ fn judge_labels_pairs_with_normalised_option_probabilities() {
     assert_eq!(labelled[0]["id"], 1);
 
     // Chain of thought: labels clamped to [0.4, 0.6].
+    let one_pair = dir.path().join("one-pair.jsonl");
+    let first_line = std::fs::read_to_string(&pairs)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    std::fs::write(&one_pair, first_line).unwrap();
     let (code, stdout, stderr) = run(preamble(
         &db,
         &[
             "judge",
             "--pairs",
-            pairs.to_str().unwrap(),
+            one_pair.to_str().unwrap(),
             "--constitution",
             &repo("constitutions/general-assistant.toml"),
             "--mode",

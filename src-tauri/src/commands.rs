@@ -1,12 +1,13 @@
 //! The commands the window calls. Each delegates to the core and maps its errors to
-//! [`CommandError`]; blocking work (file reads, model loading) runs off the async runtime.
+//! [`CommandError`]; blocking work (file reads, model loading) runs off the async runtime, and
+//! the model lives on the core's engine thread ([`Engine`]), which takes its jobs.
 
 use std::path::PathBuf;
 
 use preamble::constitution::{self, Constitution};
 use preamble::data_dir::DataDir;
 use preamble::default_model;
-use preamble::engine::{LoadOptions, Model, ModelInfo};
+use preamble::engine::{Engine, LoadOptions, ModelInfo};
 use serde::Serialize;
 use tokio::sync::OnceCell;
 
@@ -16,7 +17,7 @@ use crate::error::CommandError;
 pub struct AppState {
     data: Option<DataDir>,
     constitution: Option<PathBuf>,
-    model: OnceCell<Result<ModelInfo, CommandError>>,
+    engine: OnceCell<Result<Engine, CommandError>>,
 }
 
 impl AppState {
@@ -25,8 +26,29 @@ impl AppState {
         Self {
             data,
             constitution,
-            model: OnceCell::new(),
+            engine: OnceCell::new(),
         }
+    }
+
+    /// The engine holding the default model, started on first use.
+    async fn engine(&self) -> Result<&Engine, CommandError> {
+        let data = self.data.clone();
+        self.engine
+            .get_or_init(|| async move {
+                let data = data.ok_or(preamble::data_dir::NoDataDir)?;
+                tauri::async_runtime::spawn_blocking(move || {
+                    let options = LoadOptions {
+                        fetch_hint: Some(default_model::FETCH_HINT.to_owned()),
+                        ..LoadOptions::default()
+                    };
+                    Ok(Engine::start(&default_model::path(&data), &options)?)
+                })
+                .await
+                .map_err(|error| CommandError::new("internal", error.to_string()))?
+            })
+            .await
+            .as_ref()
+            .map_err(Clone::clone)
     }
 }
 
@@ -88,25 +110,8 @@ pub async fn current_constitution(
 }
 
 /// The default model as loaded by llama.cpp, with the backend and device that run it. The model
-/// is loaded once; later calls return the same answer.
+/// is loaded once, by the engine thread that keeps it for later jobs.
 #[tauri::command]
 pub async fn model_status(state: tauri::State<'_, AppState>) -> Result<ModelInfo, CommandError> {
-    let data = state.data.clone();
-    state
-        .model
-        .get_or_init(|| async move {
-            let data = data.ok_or(preamble::data_dir::NoDataDir)?;
-            tauri::async_runtime::spawn_blocking(move || {
-                let options = LoadOptions {
-                    fetch_hint: Some(default_model::FETCH_HINT.to_owned()),
-                    ..LoadOptions::default()
-                };
-                let model = Model::load(&default_model::path(&data), &options)?;
-                Ok(model.info().clone())
-            })
-            .await
-            .map_err(|error| CommandError::new("internal", error.to_string()))?
-        })
-        .await
-        .clone()
+    Ok(state.engine().await?.info().clone())
 }

@@ -193,36 +193,21 @@ pub fn run<C: Conversation>(
     };
     let parallel = options.parallel.clamp(1, conversations.len().max(1));
     let context = options.context_per_sequence.max(16);
+    if prefix_tokens.len() >= context as usize {
+        return Err(EngineError::SharedPrefixTooLong {
+            tokens: prefix_tokens.len(),
+            context: context as usize,
+        });
+    }
     // One KV stream per sequence (each attends to its own cells only; on a CPU a unified
     // cache, where every token attends over all sequences' cells, measured up to 1.6x slower
     // at 512 tokens per sequence), plus one for the shared prefix, copied into each sequence.
-    let n_ctx = u32::try_from(parallel + 1)
-        .unwrap_or(u32::MAX)
-        .saturating_mul(context);
-    let threads = options.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(4)
-    });
+    let threads = options.threads.unwrap_or_else(all_cores);
     let batch_tokens = options
         .batch_tokens
         .max(u32::try_from(parallel).unwrap_or(1));
-    let thread_count = i32::try_from(threads).unwrap_or(4);
-    let params = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(n_ctx))
-        .with_n_batch(batch_tokens)
-        .with_n_ubatch(batch_tokens.min(512))
-        .with_n_seq_max(u32::try_from(parallel + 1).unwrap_or(u32::MAX))
-        .with_kv_unified(false)
-        .with_n_threads(thread_count)
-        .with_n_threads_batch(thread_count);
-    let mut ctx = model
-        .model
-        .new_context(super::backend()?, params)
-        .map_err(|error| EngineError::Context {
-            context: n_ctx,
-            message: error.to_string(),
-        })?;
+    let mut ctx = new_context(model, parallel + 1, context, batch_tokens, threads)?;
+    let batch_tokens = ctx.n_batch();
 
     let mut runner = Runner {
         model,
@@ -279,31 +264,10 @@ pub fn decode_ceiling(
     let parallel = parallel.max(1);
     // Laid out as `run` lays out its context: a KV stream per sequence.
     let per_sequence = u32::try_from(prompt_tokens + steps + 1).unwrap_or(u32::MAX);
-    let n_ctx = per_sequence.saturating_mul(u32::try_from(parallel).unwrap_or(u32::MAX));
-    let threads = threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(4)
-    });
-    let thread_count = i32::try_from(threads).unwrap_or(4);
-    let batch_tokens = u32::try_from(parallel * prompt_tokens.max(1))
-        .unwrap_or(u32::MAX)
-        .min(n_ctx);
-    let params = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(n_ctx))
-        .with_n_batch(batch_tokens)
-        .with_n_ubatch(batch_tokens.min(512))
-        .with_n_seq_max(u32::try_from(parallel).unwrap_or(u32::MAX))
-        .with_kv_unified(false)
-        .with_n_threads(thread_count)
-        .with_n_threads_batch(thread_count);
-    let mut ctx = model
-        .model
-        .new_context(super::backend()?, params)
-        .map_err(|error| EngineError::Context {
-            context: n_ctx,
-            message: error.to_string(),
-        })?;
+    let batch_tokens = u32::try_from(parallel * prompt_tokens.max(1)).unwrap_or(u32::MAX);
+    let threads = threads.unwrap_or_else(all_cores);
+    let mut ctx = new_context(model, parallel, per_sequence, batch_tokens, threads)?;
+    let batch_tokens = ctx.n_batch();
     let decode_error = |error: llama_cpp_2::DecodeError| EngineError::Decode(error.to_string());
     let add_error =
         |error: llama_cpp_2::llama_batch::BatchAddError| EngineError::Decode(error.to_string());
@@ -339,6 +303,46 @@ pub fn decode_ceiling(
     let _ = ctx.get_logits_ith(batch.n_tokens() - 1).first();
     let seconds = started.elapsed().as_secs_f64();
     Ok((parallel * steps) as f64 / seconds.max(1e-9))
+}
+
+fn all_cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(4)
+}
+
+/// A context of `sequences` KV streams of `per_sequence` cells each; its batch size (read it
+/// back with `n_batch`) is `batch_tokens` at most.
+fn new_context(
+    model: &Model,
+    sequences: usize,
+    per_sequence: u32,
+    batch_tokens: u32,
+    threads: usize,
+) -> Result<LlamaContext<'_>, EngineError> {
+    // llama.cpp pads a context to a multiple of 256 cells and splits it evenly between the
+    // streams: whole multiples of 256 per stream keep every stream its full share.
+    let per_sequence = per_sequence.div_ceil(256).saturating_mul(256);
+    let n_ctx = u32::try_from(sequences)
+        .unwrap_or(u32::MAX)
+        .saturating_mul(per_sequence);
+    let thread_count = i32::try_from(threads).unwrap_or(4);
+    let batch_tokens = batch_tokens.min(n_ctx);
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(n_ctx))
+        .with_n_batch(batch_tokens)
+        .with_n_ubatch(batch_tokens.min(512))
+        .with_n_seq_max(u32::try_from(sequences).unwrap_or(u32::MAX))
+        .with_kv_unified(false)
+        .with_n_threads(thread_count)
+        .with_n_threads_batch(thread_count);
+    model
+        .model
+        .new_context(super::backend()?, params)
+        .map_err(|error| EngineError::Context {
+            context: n_ctx,
+            message: error.to_string(),
+        })
 }
 
 /// The rendered text all conversations starting with `messages` share, cut back to the end of
@@ -509,6 +513,11 @@ impl Runner<'_> {
             let last = active.kv_tokens.len().saturating_sub(1);
             pending = active.kv_tokens[last..].to_vec();
             cut_sequence(ctx, seq, &mut active.kv_tokens, last)?;
+        }
+        if pending.is_empty() {
+            return Err(EngineError::InvalidTurn(
+                "the turn renders to no tokens".to_owned(),
+            ));
         }
         active.kv_bytes = rendered.into_bytes();
         let reply_room = match &turn {
@@ -738,16 +747,16 @@ fn option_tokens(model: &Model, options: &[String]) -> Result<Vec<LlamaToken>, E
             .tokenize(option.as_bytes(), false, false)
             .first()
             .copied()
-            .ok_or_else(|| EngineError::BadOptions(format!("option {option:?} has no tokens")))?;
+            .ok_or_else(|| EngineError::InvalidTurn(format!("option {option:?} has no tokens")))?;
         if tokens.contains(&first) {
-            return Err(EngineError::BadOptions(format!(
+            return Err(EngineError::InvalidTurn(format!(
                 "options {options:?} do not differ in their first token"
             )));
         }
         tokens.push(first);
     }
     if tokens.len() < 2 {
-        return Err(EngineError::BadOptions(
+        return Err(EngineError::InvalidTurn(
             "a choice needs at least two options".to_owned(),
         ));
     }

@@ -55,8 +55,13 @@ pub enum EngineError {
         reply_tokens: usize,
         context: usize,
     },
-    #[error("bad choice options: {0}")]
-    BadOptions(String),
+    #[error(
+        "the text every conversation starts with (system text and few-shot examples) is \
+         {tokens} tokens long, more than the context of {context} tokens per sequence"
+    )]
+    SharedPrefixTooLong { tokens: usize, context: usize },
+    #[error("invalid turn: {0}")]
+    InvalidTurn(String),
     #[error("the job was cancelled")]
     Cancelled,
     #[error("the engine thread has stopped")]
@@ -74,7 +79,7 @@ impl EngineError {
     pub fn is_conversation_error(&self) -> bool {
         matches!(
             self,
-            Self::ConversationTooLong { .. } | Self::BadOptions(_) | Self::NulInMessage
+            Self::ConversationTooLong { .. } | Self::InvalidTurn(_) | Self::NulInMessage
         )
     }
 }

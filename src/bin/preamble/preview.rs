@@ -132,11 +132,14 @@ pub struct BenchArgs {
     /// The constitution previewed; `constitutions/general-assistant.toml` by default.
     #[arg(long, default_value = "constitutions/general-assistant.toml")]
     constitution: String,
-    /// Prompts (the first PARALLEL are used); `prompts/red-team.jsonl` by default.
+    /// Prompts; `prompts/red-team.jsonl` by default.
     #[arg(long, default_value = "prompts/red-team.jsonl")]
     prompts: PathBuf,
     #[arg(long, default_value_t = 8)]
     parallel: usize,
+    /// How many of the prompts run; twice PARALLEL by default.
+    #[arg(long)]
+    count: Option<usize>,
     #[arg(long, default_value_t = 1)]
     rounds: u32,
     #[arg(long, default_value_t = 64)]
@@ -527,17 +530,19 @@ pub fn judge(args: JudgeArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<
 pub fn bench(args: BenchArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<ExitCode> {
     let source = load_source(open_store, &args.constitution)?;
     let prompts: Vec<PromptItem> = prompt_set::load(&args.prompts)?;
-    if prompts.len() < args.parallel {
+    let parallel = args.parallel.max(1);
+    let count = args.count.unwrap_or(2 * parallel);
+    if prompts.len() < count {
         bail!(
-            "{} has {} prompts; the bench needs one per sequence ({})",
+            "{} has {} prompts; the bench runs {count}",
             args.prompts.display(),
-            prompts.len(),
-            args.parallel
+            prompts.len()
         );
     }
     let (engine, _) = args.model.start()?;
     let config = BenchConfig {
-        parallel: args.parallel.max(1),
+        parallel,
+        prompts: count,
         rounds: args.rounds,
         max_tokens: args.max_tokens,
         ceiling_steps: args.ceiling_steps,
