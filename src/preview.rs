@@ -11,8 +11,10 @@
 //!
 //! All prompts of a run advance together in one batch ([`crate::engine::batch`]). Randomness
 //! is keyed, not sequential: the principle of round `r` of prompt `i` and the sampling seed of
-//! each step are derived from (run seed, `i`, `r` or step), so outputs do not depend on which
-//! prompts share a batch and an interrupted run resumes to the same result.
+//! each step are derived from (run seed, `i`, `r` or step), so the same seed, model,
+//! constitution, prompts and settings (parallelism and context included: llama.cpp's numbers
+//! depend on the shape of a batch) give the same outputs on the same machine, and the principles
+//! of a resumed run are those the interrupted run would have used.
 //!
 //! Progress leaves the engine thread as [`PreviewEvent`]s: each step as it completes (the store
 //! records it), each prompt's [`PromptOutcome`] when it ends.
@@ -97,7 +99,12 @@ pub enum PreviewError {
     NoPrinciple,
     #[error("no prompts to preview")]
     NoPrompts,
+    #[error("{0}")]
+    Setting(String),
 }
+
+/// Most sequences one context holds (llama.cpp's limit, less the shared prefix's).
+pub const MAX_PARALLEL: usize = 255;
 
 /// What a step of the loop is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,6 +223,27 @@ impl PreviewJob {
         }
         if self.prompts.is_empty() {
             return Err(PreviewError::NoPrompts);
+        }
+        let config = &self.config;
+        let setting = |message: String| Err(PreviewError::Setting(message));
+        if !(1..=MAX_PARALLEL).contains(&config.parallel) {
+            return setting(format!(
+                "parallel must be 1 to {MAX_PARALLEL}, not {}",
+                config.parallel
+            ));
+        }
+        if config.max_tokens == 0 {
+            return setting("max tokens must be at least 1".to_owned());
+        }
+        let sampling = &config.sampling;
+        if !sampling.temperature.is_finite() || sampling.temperature < 0.0 {
+            return setting(format!(
+                "temperature must be a number of 0 or more, not {}",
+                sampling.temperature
+            ));
+        }
+        if !(0.0..=1.0).contains(&sampling.top_p) {
+            return setting(format!("top-p must be 0 to 1, not {}", sampling.top_p));
         }
         Principles::new(&self.constitution, &self.config.choice).map(|_| ())
     }
@@ -479,7 +507,9 @@ impl<'j> PromptLoop<'j> {
         let mut before = initial_label;
         for round in &rounds {
             let after = refusal::classify(prompt, &round.revision).label;
-            if before == RefusalLabel::Compliance && after != RefusalLabel::Compliance {
+            if after == RefusalLabel::Compliance {
+                caused_by = None;
+            } else if before == RefusalLabel::Compliance {
                 caused_by = Some(round.principle.clone());
             }
             before = after;

@@ -153,6 +153,31 @@ fn preview_names_bad_input() {
     let (code, _, stderr) = run(preamble(&db, &["preview", "--resume", "42"]));
     assert_eq!(code, 1);
     assert!(stderr.contains("no run 42"), "{stderr}");
+
+    // Settings are checked before the model loads; a resumed run keeps its own settings.
+    let sample = repo("constitutions/general-assistant.toml");
+    let red_team = repo("prompts/red-team.jsonl");
+    let base = ["preview", "--constitution", &sample, "--prompts", &red_team];
+    let with = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        run(preamble(&db, &args))
+    };
+    let (code, _, stderr) = with(&["--temperature", "NaN"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("temperature must be a number"), "{stderr}");
+    let (code, _, stderr) = with(&["--parallel", "0"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("expected a number from 1 to 255"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = with(&["--rounds", "5"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("rounds must be 1 to 4"), "{stderr}");
+    let (code, _, stderr) = run(preamble(&db, &["preview", "--resume", "1", "--seed", "3"]));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--seed"), "{stderr}");
 }
 
 #[test]

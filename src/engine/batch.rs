@@ -8,10 +8,10 @@
 //! next turn in the following decode, without waiting for the others; a finished conversation
 //! hands its sequence to the next one waiting.
 //!
-//! KV reuse: each sequence remembers the exact bytes and tokens its cache holds. A new turn is
-//! rendered with the model's chat template; when the rendering extends what the cache holds,
-//! only the new bytes are tokenized and decoded. Otherwise (a template that rewrites earlier
-//! turns) the cache is cut back to the longest common token prefix. The part of the first turn
+//! KV reuse: each sequence remembers the exact tokens its cache holds. A new turn is rendered
+//! with the model's chat template and tokenized whole; the cache keeps its longest common
+//! prefix with those tokens (everything before the new turn, unless a template rewrites
+//! earlier turns) and only the rest is decoded. The part of the first turn
 //! that all conversations share (system text, few-shot examples) is decoded once into its own
 //! sequence and copied into each sequence as it starts. Each sequence has its own KV stream,
 //! so its attention covers its own tokens only. [`BatchStats`] counts the prompt
@@ -180,16 +180,10 @@ pub fn run<C: Conversation>(
 ) -> Result<BatchStats, EngineError> {
     let started = Instant::now();
     // A single conversation has nothing to share.
-    let prefix = if conversations.len() > 1 && options.reuse_kv {
-        shared_prefix_text(model, shared_prefix)?
+    let prefix_tokens = if conversations.len() > 1 && options.reuse_kv {
+        shared_prefix_tokens(model, shared_prefix)?
     } else {
-        String::new()
-    };
-    let vocab = model.model.vocab();
-    let prefix_tokens = if prefix.is_empty() {
         Vec::new()
-    } else {
-        vocab.tokenize(prefix.as_bytes(), vocab.should_add_bos(), true)
     };
     let parallel = options.parallel.clamp(1, conversations.len().max(1));
     let context = options.context_per_sequence.max(16);
@@ -215,7 +209,6 @@ pub fn run<C: Conversation>(
         batch_capacity: batch_tokens as usize,
         context_per_sequence: context as usize,
         prefix_seq: i32::try_from(parallel).unwrap_or(i32::MAX),
-        prefix_bytes: prefix.into_bytes(),
         prefix_tokens,
         threads,
         reuse_kv: options.reuse_kv,
@@ -345,23 +338,33 @@ fn new_context(
         })
 }
 
-/// The rendered text all conversations starting with `messages` share, cut back to the end of
-/// a line so that it ends on a clean token boundary; empty when there is none.
-fn shared_prefix_text(model: &Model, messages: &[Message]) -> Result<String, EngineError> {
+/// The tokens all conversations starting with `messages` share: the common start of two
+/// probe conversations, tokenized whole as every turn is.
+fn shared_prefix_tokens(
+    model: &Model,
+    messages: &[Message],
+) -> Result<Vec<LlamaToken>, EngineError> {
     let probe = |text: &str| {
         let mut chat = messages.to_vec();
         chat.push(Message::new(Role::User, text));
-        model.render_chat(&chat)
+        model
+            .render_chat(&chat)
+            .map(|rendered| tokenize(model, &rendered))
     };
-    let first = probe("Alpha question?")?;
+    let mut first = probe("Alpha question?")?;
     let second = probe("Zulu request.")?;
-    let common = first
-        .bytes()
-        .zip(second.bytes())
-        .take_while(|(a, b)| a == b)
-        .count();
-    let line_end = first[..common].rfind('\n').map_or(0, |at| at + 1);
-    Ok(first[..line_end].to_owned())
+    first.truncate(common_prefix(&first, &second));
+    Ok(first)
+}
+
+/// The whole text of a turn as the model reads it.
+fn tokenize(model: &Model, text: &str) -> Vec<LlamaToken> {
+    let vocab = model.model.vocab();
+    vocab.tokenize(text.as_bytes(), vocab.should_add_bos(), true)
+}
+
+fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 struct Runner<'m> {
@@ -370,7 +373,6 @@ struct Runner<'m> {
     batch_capacity: usize,
     context_per_sequence: usize,
     prefix_seq: i32,
-    prefix_bytes: Vec<u8>,
     prefix_tokens: Vec<LlamaToken>,
     threads: usize,
     reuse_kv: bool,
@@ -380,9 +382,8 @@ struct Runner<'m> {
 /// A conversation holding a sequence.
 struct Active {
     conversation: usize,
-    /// Exactly what the sequence's cache holds, as tokens and as text.
+    /// Exactly the tokens the sequence's cache holds.
     kv_tokens: Vec<LlamaToken>,
-    kv_bytes: Vec<u8>,
     /// Prompt tokens of the current turn not yet decoded.
     pending: Vec<LlamaToken>,
     task: Task,
@@ -436,7 +437,6 @@ impl Runner<'_> {
         let mut active = Active {
             conversation: index,
             kv_tokens: Vec::new(),
-            kv_bytes: Vec::new(),
             pending: Vec::new(),
             task: Task::Choose {
                 option_tokens: Vec::new(),
@@ -448,7 +448,6 @@ impl Runner<'_> {
             ctx.copy_kv_cache_seq(self.prefix_seq, to_seq(seq), None, None)
                 .map_err(|error| EngineError::Decode(error.to_string()))?;
             active.kv_tokens = self.prefix_tokens.clone();
-            active.kv_bytes = self.prefix_bytes.clone();
         }
         match conversation.next_turn() {
             None => Ok(None),
@@ -464,7 +463,11 @@ impl Runner<'_> {
         }
     }
 
-    /// Renders `turn`, reuses what the sequence's cache already holds and queues the rest.
+    /// Renders `turn`, tokenizes it whole, keeps the part of the sequence's cache that matches
+    /// and queues the rest. Tokenizing the whole text (not only what is new) keeps the cache
+    /// right when a reply was cut inside a character, or when the vocabulary marks the start of
+    /// a text (SentencePiece's leading space); a reply the model tokenized unlike the tokenizer
+    /// costs only re-decoding from where the two differ.
     fn start_turn(
         &mut self,
         ctx: &mut LlamaContext<'_>,
@@ -486,28 +489,14 @@ impl Runner<'_> {
         };
         let mut rendered = self.model.render_chat(messages)?;
         rendered.push_str(assistant_prefix);
-        if !self.reuse_kv {
-            cut_sequence(ctx, seq, &mut active.kv_tokens, 0)?;
-            active.kv_bytes.clear();
-        }
-        let vocab = self.model.model.vocab();
-        let mut pending = if rendered.as_bytes().starts_with(&active.kv_bytes) {
-            let fresh = &rendered.as_bytes()[active.kv_bytes.len()..];
-            vocab.tokenize(
-                fresh,
-                active.kv_tokens.is_empty() && vocab.should_add_bos(),
-                true,
-            )
+        let all = tokenize(self.model, &rendered);
+        let keep = if self.reuse_kv {
+            common_prefix(&all, &active.kv_tokens)
         } else {
-            let all = vocab.tokenize(rendered.as_bytes(), vocab.should_add_bos(), true);
-            let common = all
-                .iter()
-                .zip(&active.kv_tokens)
-                .take_while(|(a, b)| a == b)
-                .count();
-            cut_sequence(ctx, seq, &mut active.kv_tokens, common)?;
-            all[common..].to_vec()
+            0
         };
+        cut_sequence(ctx, seq, &mut active.kv_tokens, keep)?;
+        let mut pending = all[keep..].to_vec();
         if pending.is_empty() {
             // The cache already holds the whole prompt; decode its last token again for logits.
             let last = active.kv_tokens.len().saturating_sub(1);
@@ -519,8 +508,12 @@ impl Runner<'_> {
                 "the turn renders to no tokens".to_owned(),
             ));
         }
-        active.kv_bytes = rendered.into_bytes();
         let reply_room = match &turn {
+            Turn::Generate { max_tokens: 0, .. } => {
+                return Err(EngineError::InvalidTurn(
+                    "a reply needs room for at least one token".to_owned(),
+                ));
+            }
             Turn::Generate { max_tokens, .. } => *max_tokens as usize,
             Turn::Choose { .. } => 1,
         };
@@ -552,8 +545,12 @@ impl Runner<'_> {
                 utf8: Vec::new(),
                 next: None,
             },
-            Turn::Choose { options, .. } => Task::Choose {
-                option_tokens: option_tokens(self.model, &options)?,
+            Turn::Choose {
+                options,
+                assistant_prefix,
+                ..
+            } => Task::Choose {
+                option_tokens: option_tokens(self.model, &assistant_prefix, &options)?,
             },
         };
         Ok(())
@@ -657,9 +654,7 @@ impl Runner<'_> {
                         Some(Finish::Stop)
                     } else {
                         active.stats.generated_tokens += 1;
-                        let before = utf8.len();
                         vocab.token_to_piece_into(token, utf8, false, None);
-                        active.kv_bytes.extend_from_slice(&utf8[before..]);
                         let piece = take_complete_utf8(utf8);
                         if !piece.is_empty() {
                             conversation.piece(&piece);
@@ -667,10 +662,6 @@ impl Runner<'_> {
                         }
                         if active.stats.generated_tokens >= *max_tokens {
                             // Not decoded: the cache holds the reply up to the token before.
-                            let piece_len = vocab.token_to_piece(token, false, None).len();
-                            active
-                                .kv_bytes
-                                .truncate(active.kv_bytes.len().saturating_sub(piece_len));
                             Some(Finish::Length)
                         } else {
                             *next = Some(token);
@@ -738,16 +729,29 @@ fn set_elapsed(output: &mut TurnOutput, elapsed: Duration) {
     stats.elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
 }
 
-/// The first token of each option, which must differ between options.
-fn option_tokens(model: &Model, options: &[String]) -> Result<Vec<LlamaToken>, EngineError> {
+/// The token each option starts with when it follows `context` (the text the answer comes
+/// after), which must differ between options. Each option is tokenized after the end of the
+/// context, so that a vocabulary that marks word starts (SentencePiece's leading space) gives
+/// the token the model would really produce there.
+fn option_tokens(
+    model: &Model,
+    context: &str,
+    options: &[String],
+) -> Result<Vec<LlamaToken>, EngineError> {
     let vocab = model.model.vocab();
+    let plain = |text: &str| vocab.tokenize(text.as_bytes(), false, false);
+    let tail_start = context.char_indices().rev().nth(15).map_or(0, |(at, _)| at);
+    let tail = &context[tail_start..];
+    let base = plain(tail);
     let mut tokens = Vec::with_capacity(options.len());
     for option in options {
-        let first = vocab
-            .tokenize(option.as_bytes(), false, false)
-            .first()
-            .copied()
-            .ok_or_else(|| EngineError::InvalidTurn(format!("option {option:?} has no tokens")))?;
+        let joined = plain(&format!("{tail}{option}"));
+        let first = if joined.starts_with(&base) && joined.len() > base.len() {
+            Some(joined[base.len()])
+        } else {
+            plain(option).first().copied()
+        }
+        .ok_or_else(|| EngineError::InvalidTurn(format!("option {option:?} has no tokens")))?;
         if tokens.contains(&first) {
             return Err(EngineError::InvalidTurn(format!(
                 "options {options:?} do not differ in their first token"

@@ -283,7 +283,11 @@ impl Model {
         // A context just large enough, within what the model was trained for.
         let vocab = self.model.vocab();
         let prompt_tokens = vocab
-            .tokenize(self.render_chat(messages)?.as_bytes(), true, true)
+            .tokenize(
+                self.render_chat(messages)?.as_bytes(),
+                vocab.should_add_bos(),
+                true,
+            )
             .len();
         let needed = u32::try_from(prompt_tokens + params.max_tokens as usize).unwrap_or(u32::MAX);
         let options = BatchOptions {
@@ -302,7 +306,7 @@ impl Model {
         }
         Ok(Generation {
             text: reply.text,
-            prompt_tokens: reply.stats.conversation_tokens,
+            prompt_tokens,
             generated_tokens: reply.stats.generated_tokens,
             stopped,
         })

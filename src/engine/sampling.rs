@@ -142,7 +142,11 @@ pub fn sample_all(jobs: &mut [(&[f32], &mut Sampler)], threads: usize) -> Vec<us
             .collect();
         handles
             .into_iter()
-            .flat_map(|handle| handle.join().unwrap_or_default())
+            .flat_map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
     })
 }

@@ -201,6 +201,7 @@ impl Store {
 
     /// Every run, newest first.
     pub fn runs(&self) -> Result<Vec<RunSummary>> {
+        let _snapshot = self.read_snapshot()?;
         let ids: Vec<i64> = self
             .connection
             .prepare("SELECT id FROM runs ORDER BY id DESC")
@@ -211,6 +212,14 @@ impl Store {
             })
             .map_err(|source| self.error(source))?;
         ids.into_iter().map(|id| self.run_summary(id)).collect()
+    }
+
+    /// A read transaction, so that the several reads of a listing see one state of the file
+    /// while another process writes; it ends (nothing to commit) when dropped.
+    fn read_snapshot(&self) -> Result<rusqlite::Transaction<'_>> {
+        self.connection
+            .unchecked_transaction()
+            .map_err(|source| self.error(source))
     }
 
     fn run_summary(&self, id: i64) -> Result<RunSummary> {
@@ -284,6 +293,7 @@ impl Store {
 
     /// Run `id` with its prompts, steps and outcomes.
     pub fn run(&self, id: i64) -> Result<StoredRun> {
+        let _snapshot = self.read_snapshot()?;
         let summary = self.run_summary(id)?;
         let corrupt = |what: &str, error: &dyn std::fmt::Display| StoreError::CorruptRun {
             run: id,

@@ -46,7 +46,7 @@ pub struct PreviewArgs {
     #[arg(long)]
     selection: Option<SelectionArg>,
     /// Prompts decoded together.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = parallel_arg)]
     parallel: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -66,7 +66,10 @@ pub struct PreviewArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Resume run ID (see `preamble runs`): run what it has not finished, then write all of it.
-    #[arg(long, conflicts_with_all = ["constitution", "prompts", "limit"])]
+    #[arg(long, conflicts_with_all = [
+        "constitution", "prompts", "limit", "rounds", "principle", "selection", "parallel",
+        "seed", "max_tokens", "temperature", "context", "feedback",
+    ])]
     resume: Option<i64>,
 }
 
@@ -116,7 +119,7 @@ pub struct JudgeArgs {
     mode: FeedbackArg,
     #[command(flatten)]
     model: ModelArgs,
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = parallel_arg)]
     parallel: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -135,7 +138,7 @@ pub struct BenchArgs {
     /// Prompts; `prompts/red-team.jsonl` by default.
     #[arg(long, default_value = "prompts/red-team.jsonl")]
     prompts: PathBuf,
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = parallel_arg)]
     parallel: usize,
     /// How many of the prompts run; twice PARALLEL by default.
     #[arg(long)]
@@ -179,6 +182,16 @@ impl ModelArgs {
     }
 }
 
+fn parallel_arg(text: &str) -> Result<usize, String> {
+    match text.parse() {
+        Ok(n) if (1..=preview::MAX_PARALLEL).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected a number from 1 to {}",
+            preview::MAX_PARALLEL
+        )),
+    }
+}
+
 /// A JSONL writer to a file or stdout.
 fn output(out: Option<&Path>) -> Result<Box<dyn Write>> {
     Ok(match out {
@@ -192,32 +205,17 @@ fn output(out: Option<&Path>) -> Result<Box<dyn Write>> {
 
 pub fn preview(args: PreviewArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<ExitCode> {
     let mut store = open_store()?;
-    let (engine, model_path) = args.model.start()?;
-    let model_sha256 = default_model::sha256_file(&model_path)
-        .with_context(|| format!("cannot read {}", model_path.display()))?;
-    let (run_id, job) = match args.resume {
+    // Everything that can be wrong with the input is checked before the model loads.
+    let (job, resumed, source) = match args.resume {
         Some(id) => {
             let stored = store.run(id)?;
-            if stored.summary.model_sha256 != model_sha256 {
-                bail!(
-                    "run {id} was made with the model whose sha256 is {}; {} is {model_sha256} \
-                     (pass the run's model with --model)",
-                    stored.summary.model_sha256,
-                    model_path.display()
-                );
-            }
-            store.set_run_status(id, RunStatus::Running)?;
-            eprintln!(
-                "resuming run {id}: {} of {} prompts done",
-                stored.summary.prompts_done, stored.summary.prompts
-            );
             let job = PreviewJob {
-                constitution: stored.constitution,
-                prompts: stored.prompts,
-                config: stored.config,
-                done: stored.steps,
+                constitution: stored.constitution.clone(),
+                prompts: stored.prompts.clone(),
+                config: stored.config.clone(),
+                done: stored.steps.clone(),
             };
-            (id, job)
+            (job, Some(stored), None)
         }
         None => {
             let source = load_source(open_store, args.constitution.as_deref().unwrap_or_default())?;
@@ -233,22 +231,57 @@ pub fn preview(args: PreviewArgs, open_store: &dyn Fn() -> Result<Store>) -> Res
                 prompts,
                 config,
             };
-            job.check()?;
+            (job, None, Some(source))
+        }
+    };
+    job.check()?;
+    let mut out = output(args.out.as_deref())?;
+    if let Some(stored) = &resumed
+        && stored.summary.status == RunStatus::Completed
+    {
+        eprintln!(
+            "run {} is complete; writing what it holds",
+            stored.summary.id
+        );
+        return write_outcomes(&mut out, stored.outcomes.iter().flatten())
+            .map(|()| ExitCode::SUCCESS);
+    }
+
+    let (engine, model_path) = args.model.start()?;
+    let model_sha256 = default_model::sha256_file(&model_path)
+        .with_context(|| format!("cannot read {}", model_path.display()))?;
+    let run_id = match (&resumed, &source) {
+        (Some(stored), _) => {
+            let id = stored.summary.id;
+            if stored.summary.model_sha256 != model_sha256 {
+                bail!(
+                    "run {id} was made with the model whose sha256 is {}; {} is {model_sha256} \
+                     (pass the run's model with --model)",
+                    stored.summary.model_sha256,
+                    model_path.display()
+                );
+            }
+            store.set_run_status(id, RunStatus::Running)?;
+            eprintln!(
+                "resuming run {id}: {} of {} prompts done",
+                stored.summary.prompts_done, stored.summary.prompts
+            );
+            id
+        }
+        (None, source) => {
             let info = engine.info();
-            let id = store.create_run(&NewRun {
+            store.create_run(&NewRun {
                 model_name: &info.name,
                 model_path: &model_path.display().to_string(),
                 model_sha256: &model_sha256,
                 device: &info.device,
                 constitution: &job.constitution,
-                constitution_ref: stored_reference(&source).as_deref(),
+                constitution_ref: source.as_ref().and_then(stored_reference).as_deref(),
                 config: &job.config,
                 prompts: &job.prompts,
-            })?;
-            (id, job)
+            })?
         }
     };
-    job.check()?;
     eprintln!(
         "run {run_id}: {} prompts, {} rounds, {} at a time, seed {}",
         job.prompts.len(),
@@ -268,7 +301,7 @@ pub fn preview(args: PreviewArgs, open_store: &dyn Fn() -> Result<Store>) -> Res
     let mut progress = Progress::new(total_steps, already);
     let mut outcomes: Vec<Option<PromptOutcome>> = vec![None; prompt_count];
     let mut failures = 0;
-    for event in incoming {
+    let mut record = |event: PreviewEvent| -> Result<()> {
         match event {
             PreviewEvent::Step(step) => {
                 store.record_step(run_id, &step)?;
@@ -287,24 +320,33 @@ pub fn preview(args: PreviewArgs, open_store: &dyn Fn() -> Result<Store>) -> Res
                 progress.message(&format!("error: {error}"));
             }
         }
+        Ok(())
+    };
+    let mut recording = Ok(());
+    for event in incoming.iter() {
+        if let Err(error) = record(event) {
+            // The run cannot be kept: stop it, and let the engine finish its current step.
+            cancel.cancel();
+            recording = Err(error);
+            break;
+        }
     }
+    // Drain what the engine still sends, so that it is never blocked on us.
+    incoming.iter().for_each(drop);
     progress.finish();
     let result = handle.wait();
-    let status = match &result {
-        Ok(_) => RunStatus::Completed,
-        Err(EngineError::Cancelled) => RunStatus::Cancelled,
-        Err(_) => RunStatus::Failed,
+    let status = match (&recording, &result) {
+        (Ok(()), Ok(_)) => RunStatus::Completed,
+        (Ok(()), Err(EngineError::Cancelled)) => RunStatus::Cancelled,
+        _ => RunStatus::Failed,
     };
+    recording
+        .with_context(|| format!("cannot record run {run_id} in {}", store.path().display()))?;
     store.set_run_status(run_id, status)?;
     let stats = result.with_context(|| {
         format!("run {run_id} stopped; what finished is kept: `preamble preview --resume {run_id}`")
     })?;
-    let mut out = output(args.out.as_deref())?;
-    for outcome in outcomes.iter().flatten() {
-        serde_json::to_writer(&mut out, outcome)?;
-        writeln!(out)?;
-    }
-    out.flush()?;
+    write_outcomes(&mut out, outcomes.iter().flatten())?;
     eprintln!(
         "prompt tokens decoded: {} of {} ({:.0}% saved by KV reuse; shared prefix {} tokens); \
          {} generated in {:.1} s ({:.0} tokens/s)",
@@ -324,6 +366,18 @@ pub fn preview(args: PreviewArgs, open_store: &dyn Fn() -> Result<Store>) -> Res
         eprintln!("{failures} prompt(s) failed; see the errors above");
         ExitCode::FAILURE
     })
+}
+
+fn write_outcomes<'a>(
+    out: &mut dyn Write,
+    outcomes: impl Iterator<Item = &'a PromptOutcome>,
+) -> Result<()> {
+    for outcome in outcomes {
+        serde_json::to_writer(&mut *out, outcome)?;
+        writeln!(out)?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 fn preview_config(args: &PreviewArgs, constitution: &Constitution) -> PreviewConfig {
@@ -479,6 +533,12 @@ pub fn judge(args: JudgeArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<
             .cloned()
             .collect(),
     };
+    if principles.is_empty() {
+        bail!(
+            "{} has no enabled principle; pin one with --principle",
+            source.label
+        );
+    }
     let (engine, _) = args.model.start()?;
     let (mode, seed, parallel) = (FeedbackMode::from(args.mode), args.seed, args.parallel);
     let job_pairs = pairs.clone();
