@@ -143,7 +143,8 @@ pub struct BenchArgs {
     /// How many of the prompts run; twice PARALLEL by default.
     #[arg(long)]
     count: Option<usize>,
-    #[arg(long, default_value_t = 1)]
+    /// Critique -> revision rounds; 2, the preview's default.
+    #[arg(long, default_value_t = 2)]
     rounds: u32,
     #[arg(long, default_value_t = 64)]
     max_tokens: u32,
