@@ -325,3 +325,66 @@ fn bench_reports_the_three_figures_and_their_ratios() {
     }
     assert!(report["pipeline"]["generated_tokens"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn ctrl_c_cancels_the_run_which_resume_finishes() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let db = store(&dir);
+    let mut command = preamble(
+        &db,
+        &[
+            "preview",
+            "--constitution",
+            &repo("constitutions/general-assistant.toml"),
+            "--prompts",
+            &repo("prompts/benign-sensitive.jsonl"),
+            "--limit",
+            "4",
+            "--rounds",
+            "1",
+            "--max-tokens",
+            "48",
+            "--parallel",
+            "4",
+        ],
+    );
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    // The first progress line comes after the first steps are stored.
+    while !seen.contains("steps ·") {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "no progress: {seen}"
+        );
+        seen.push_str(&line);
+    }
+    let interrupt = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupt.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen}{rest}");
+    assert!(rest.contains("run 1 cancelled"), "{rest}");
+    assert!(rest.contains("--resume 1"), "{rest}");
+
+    let (code, listing, _) = run(preamble(&db, &["runs"]));
+    assert_eq!(code, 0);
+    assert!(listing.contains("cancelled"), "{listing}");
+
+    let (code, stdout, stderr) = run(preamble(&db, &["preview", "--resume", "1"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("resuming run 1"), "{stderr}");
+    assert_eq!(lines(&stdout).len(), 4);
+    let (_, listing, _) = run(preamble(&db, &["runs"]));
+    assert!(
+        listing.contains("completed") && listing.contains("4/4 prompts"),
+        "{listing}"
+    );
+}

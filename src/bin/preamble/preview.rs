@@ -295,6 +295,18 @@ pub fn preview(args: PreviewArgs, open_store: &dyn Fn() -> Result<Store>) -> Res
     let prompt_count = job.prompts.len();
     let (events, incoming) = mpsc::channel();
     let cancel = CancelToken::new();
+    let interrupt = cancel.clone();
+    let handler = ctrlc::set_handler(move || {
+        if interrupt.is_cancelled() {
+            // A second Ctrl-C while stopping: the steps so far are already in the store.
+            std::process::exit(130);
+        }
+        interrupt.cancel();
+        eprintln!("\nstopping after the current step (Ctrl-C again to quit now)");
+    });
+    if let Err(error) = handler {
+        tracing::warn!(%error, "Ctrl-C will end the run without marking it cancelled");
+    }
     let handle = {
         let cancel = cancel.clone();
         engine.submit(move |model| preview::run(model, &job, &events, &cancel))
@@ -344,6 +356,15 @@ pub fn preview(args: PreviewArgs, open_store: &dyn Fn() -> Result<Store>) -> Res
     recording
         .with_context(|| format!("cannot record run {run_id} in {}", store.path().display()))?;
     store.set_run_status(run_id, status)?;
+    if status == RunStatus::Cancelled {
+        write_outcomes(&mut out, outcomes.iter().flatten())?;
+        eprintln!(
+            "run {run_id} cancelled with {} of {prompt_count} prompts done; \
+             `preamble preview --resume {run_id}` finishes it",
+            outcomes.iter().flatten().count()
+        );
+        return Ok(ExitCode::from(130));
+    }
     let stats = result.with_context(|| {
         format!("run {run_id} stopped; what finished is kept: `preamble preview --resume {run_id}`")
     })?;
