@@ -298,15 +298,16 @@ pub fn run_with(
     batch::run(model, &mut loops, &few_shot, &options, cancel)
 }
 
-/// The principles a run picks from.
-struct Principles<'c> {
+/// The principles a run picks from, and how.
+pub struct Principles<'c> {
     enabled: Vec<&'c Principle>,
     choice: &'c PrincipleChoice,
     pinned: Option<&'c Principle>,
 }
 
 impl<'c> Principles<'c> {
-    fn new(
+    /// Fails when a pinned principle is not in the constitution, or none is enabled.
+    pub fn new(
         constitution: &'c Constitution,
         choice: &'c PrincipleChoice,
     ) -> Result<Self, PreviewError> {
@@ -331,7 +332,7 @@ impl<'c> Principles<'c> {
     }
 
     /// The principle for `purpose` (a round, or the feedback) of prompt `index`.
-    fn pick(&self, seed: u64, index: usize, purpose: u64) -> &'c Principle {
+    pub fn pick(&self, seed: u64, index: usize, purpose: u64) -> &'c Principle {
         if let Some(pinned) = self.pinned {
             return pinned;
         }
@@ -353,8 +354,8 @@ impl<'c> Principles<'c> {
 
 const PRINCIPLE_KEY: u64 = 1;
 const SAMPLING_KEY: u64 = 2;
-/// The `purpose` of the feedback's principle pick (rounds are 1 to 4).
-const FEEDBACK_PURPOSE: u64 = 100;
+/// The `purpose` of a preference label's principle pick (rounds are 1 to 4).
+pub const FEEDBACK_PURPOSE: u64 = 100;
 
 /// Asked when a few-shot example names no principle.
 const GENERAL_CRITIQUE: &str = "Point out the specific ways in which your last response could \

@@ -209,13 +209,7 @@ struct ModelArgs {
 
 impl ModelArgs {
     fn load(&self) -> Result<Model> {
-        let (path, fetch_hint) = match &self.model {
-            Some(path) => (path.clone(), None),
-            None => (
-                default_model::path(&DataDir::resolve()?),
-                Some(default_model::FETCH_HINT.to_owned()),
-            ),
-        };
+        let (path, fetch_hint) = self.path()?;
         let options = LoadOptions {
             gpu_layers: self.gpu_layers,
             fetch_hint,

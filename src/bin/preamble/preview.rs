@@ -8,13 +8,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use preamble::bench::{self, BenchConfig};
-use preamble::constitution::{Constitution, Principle, Selection};
+use preamble::constitution::{Constitution, Selection};
 use preamble::default_model;
-use preamble::engine::sampling::Rng;
 use preamble::engine::{BatchOptions, CancelToken, Engine, EngineError, LoadOptions, Sampling};
 use preamble::feedback::{self, FeedbackMode, Pair};
 use preamble::preview::{
-    self, PreviewConfig, PreviewEvent, PreviewJob, PrincipleChoice, PromptOutcome,
+    self, PreviewConfig, PreviewEvent, PreviewJob, PrincipleChoice, Principles, PromptOutcome,
 };
 use preamble::prompt_set::{self, PromptItem, PromptLabel};
 use preamble::refusal::RefusalLabel;
@@ -157,7 +156,7 @@ pub struct BenchArgs {
 
 impl ModelArgs {
     /// The model file and what to say when it is missing.
-    fn path(&self) -> Result<(PathBuf, Option<String>)> {
+    pub(crate) fn path(&self) -> Result<(PathBuf, Option<String>)> {
         Ok(match &self.model {
             Some(path) => (path.clone(), None),
             None => (
@@ -538,39 +537,19 @@ pub fn judge(args: JudgeArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<
     if pairs.is_empty() {
         bail!("no pairs in {}", args.pairs.display());
     }
-    let principles: Vec<Principle> = match &args.principle {
-        Some(id) => vec![
-            constitution
-                .tiers
-                .iter()
-                .flat_map(|tier| &tier.principles)
-                .find(|principle| &principle.id == id)
-                .cloned()
-                .with_context(|| format!("no principle `{id}` in {}", source.label))?,
-        ],
-        None => constitution
-            .tiers
-            .iter()
-            .flat_map(|tier| tier.principles.iter().filter(|p| p.enabled))
-            .cloned()
-            .collect(),
+    let choice = match &args.principle {
+        Some(id) => PrincipleChoice::Pinned(id.clone()),
+        None => constitution.preview.selection.into(),
     };
-    if principles.is_empty() {
-        bail!(
-            "{} has no enabled principle; pin one with --principle",
-            source.label
-        );
-    }
+    Principles::new(&constitution, &choice).with_context(|| source.label.clone())?;
     let (engine, _) = args.model.start()?;
     let (mode, seed, parallel) = (FeedbackMode::from(args.mode), args.seed, args.parallel);
     let job_pairs = pairs.clone();
     let labels = engine
         .submit(move |model| {
-            let pick = |index: usize| {
-                let draw = Rng::derived(seed, &[3, index as u64]).next_f64();
-                let at = (draw * principles.len() as f64) as usize;
-                &principles[at.min(principles.len() - 1)]
-            };
+            let principles = Principles::new(&constitution, &choice)
+                .map_err(|error| EngineError::InvalidTurn(error.to_string()))?;
+            let pick = |index: usize| principles.pick(seed, index, preview::FEEDBACK_PURPOSE);
             let options = BatchOptions {
                 parallel,
                 ..BatchOptions::default()
