@@ -2,7 +2,29 @@
 
 /// Every command the app registers. `tests/permissions.rs` checks this list against the
 /// invoke handler and the capability.
-const COMMANDS: &[&str] = &["current_constitution", "model_status"];
+const COMMANDS: &[&str] = &[
+    "startup",
+    "set_theme",
+    "library",
+    "create_constitution",
+    "import_constitution",
+    "formats",
+    "export_constitution",
+    "fork_constitution",
+    "delete_constitution",
+    "restore_constitution",
+    "open_draft",
+    "save_draft",
+    "commit_draft",
+    "history",
+    "checkout_version",
+    "tag_version",
+    "diff_revisions",
+    "export_diff_markdown",
+    "choose_import_file",
+    "choose_save_file",
+    "model_status",
+];
 
 fn main() {
     tauri_build::try_build(

@@ -189,6 +189,19 @@ pub struct Provenance {
     pub hash: Option<String>,
 }
 
+impl Provenance {
+    /// The provenance of `constitution` shown as `label`: the version's `hash` when it is a
+    /// committed version, else the content hash of the text as it stands (a draft, a file).
+    pub fn labelled(label: &str, hash: Option<&str>, constitution: &Constitution) -> Self {
+        Self {
+            version: Some(label.to_owned()),
+            hash: Some(
+                hash.map_or_else(|| crate::store::content_hash(constitution), str::to_owned),
+            ),
+        }
+    }
+}
+
 /// Why a constitution could not be exported.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -1420,6 +1433,19 @@ impl JsonScanner<'_> {
 
 // ---------------------------------------------------------------------------------------------
 // Export
+
+/// Writes `constitution` in any format, TOML included (the canonical writer, which accepts an
+/// invalid draft); otherwise as [`export`].
+pub fn export_any(
+    constitution: &Constitution,
+    format: Format,
+    provenance: &Provenance,
+) -> Result<String, ExportError> {
+    match format {
+        Format::Toml => Ok(constitution::to_toml(constitution)),
+        format => export(constitution, format, provenance),
+    }
+}
 
 /// Writes `constitution` in `format`. `provenance` is shown in Markdown and ignored elsewhere.
 ///

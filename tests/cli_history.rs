@@ -170,6 +170,16 @@ fn import_commit_edit_diff_export_tag_checkout_fork() {
         .map(|l| l["slug"].as_str().unwrap())
         .collect();
     assert_eq!(slugs, ["general-assistant", "strict-variant"]);
+
+    let out = cli.ok(&["delete", "strict-variant"]);
+    assert!(out.contains("preamble restore strict-variant"), "{out}");
+    assert!(!cli.ok(&["list"]).contains("strict-variant"));
+    assert!(cli.ok(&["list", "--deleted"]).contains("strict-variant"));
+    let (code, _, stderr) = cli.run(&["init", "strict-variant"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("a deleted constitution holds"), "{stderr}");
+    cli.ok(&["restore", "strict-variant"]);
+    assert!(cli.ok(&["list"]).contains("strict-variant"));
 }
 
 #[test]

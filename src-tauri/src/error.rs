@@ -3,6 +3,8 @@
 use preamble::constitution::LoadError;
 use preamble::data_dir::NoDataDir;
 use preamble::engine::EngineError;
+use preamble::interchange::ExportError;
+use preamble::store::StoreError;
 use serde::Serialize;
 
 /// A command's failure as the UI receives it. `code` is stable and machine-readable; `message`
@@ -41,6 +43,38 @@ impl From<EngineError> for CommandError {
             | EngineError::NotGguf { .. }
             | EngineError::LoadFailed { .. } => "model_invalid",
             _ => "engine",
+        };
+        Self::new(code, error.to_string())
+    }
+}
+
+impl From<StoreError> for CommandError {
+    fn from(error: StoreError) -> Self {
+        let code = match error {
+            StoreError::UnknownConstitution(_) => "unknown_constitution",
+            StoreError::ConstitutionExists(_) | StoreError::DeletedConstitutionExists(_) => {
+                "constitution_exists"
+            }
+            StoreError::NotDeleted(_) => "not_deleted",
+            StoreError::UnknownVersion { .. } | StoreError::UnknownReference { .. } => {
+                "unknown_version"
+            }
+            StoreError::NoVersions { .. } => "no_versions",
+            StoreError::InvalidName { .. } => "invalid_name",
+            StoreError::NothingToCommit { .. } => "nothing_to_commit",
+            StoreError::InvalidDraft { .. } => "invalid_draft",
+            StoreError::UncommittedDraft { .. } => "uncommitted_draft",
+            _ => "store",
+        };
+        Self::new(code, error.to_string())
+    }
+}
+
+impl From<ExportError> for CommandError {
+    fn from(error: ExportError) -> Self {
+        let code = match error {
+            ExportError::Invalid(_) => "invalid_constitution",
+            _ => "export_failed",
         };
         Self::new(code, error.to_string())
     }

@@ -1,16 +1,22 @@
 //! Preamble's desktop app: a thin Tauri shell over the `preamble` core.
 //!
-//! Usage: `preamble-app [CONSTITUTION.toml]` opens the window with that constitution.
+//! Usage: `preamble-app [CONSTITUTION]` opens the library; with a file (any importable format),
+//! that constitution is imported into the library, unless it is already there, and opened.
 
 // No console window on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
 mod error;
+mod settings;
 
 use std::path::PathBuf;
 
 use preamble::data_dir::DataDir;
+use tauri::{LogicalSize, Manager, WindowEvent};
+
+use crate::commands::AppState;
+use crate::settings::WindowSize;
 
 fn main() {
     let data = DataDir::resolve().ok();
@@ -24,11 +30,46 @@ fn main() {
         .map(PathBuf::from)
         .map(|path| std::path::absolute(&path).unwrap_or(path));
     tracing::info!(?constitution, "starting");
-    let state = commands::AppState::new(data, constitution);
     let result = tauri::Builder::default()
-        .manage(state)
+        .plugin(tauri_plugin_dialog::init())
+        .manage(AppState::new(data, constitution))
+        .setup(|app| {
+            if let Some(window) = app.get_webview_window("main")
+                && let Some(size) = app.state::<AppState>().settings().window
+            {
+                window.set_size(LogicalSize::new(size.width, size.height))?;
+                if size.maximized {
+                    window.maximize()?;
+                }
+            }
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            if let WindowEvent::CloseRequested { .. } = event {
+                remember_window_size(window);
+            }
+        })
         .invoke_handler(tauri::generate_handler![
-            commands::current_constitution,
+            commands::startup,
+            commands::set_theme,
+            commands::library,
+            commands::create_constitution,
+            commands::import_constitution,
+            commands::formats,
+            commands::export_constitution,
+            commands::fork_constitution,
+            commands::delete_constitution,
+            commands::restore_constitution,
+            commands::open_draft,
+            commands::save_draft,
+            commands::commit_draft,
+            commands::history,
+            commands::checkout_version,
+            commands::tag_version,
+            commands::diff_revisions,
+            commands::export_diff_markdown,
+            commands::choose_import_file,
+            commands::choose_save_file,
             commands::model_status,
         ])
         .run(tauri::generate_context!());
@@ -37,4 +78,28 @@ fn main() {
         eprintln!("preamble-app: {error}");
         std::process::exit(1);
     }
+}
+
+/// Saves the window's size (in logical pixels) and whether it is maximized, for the next start.
+fn remember_window_size(window: &tauri::Window) {
+    let (Ok(size), Ok(scale), Ok(maximized)) = (
+        window.inner_size(),
+        window.scale_factor(),
+        window.is_maximized(),
+    ) else {
+        return;
+    };
+    let size = size.to_logical::<f64>(scale);
+    window.state::<AppState>().update_settings(|settings| {
+        // A maximized window keeps the size it had before, for when it is restored.
+        let (width, height) = match (maximized, settings.window) {
+            (true, Some(previous)) => (previous.width, previous.height),
+            _ => (size.width, size.height),
+        };
+        settings.window = Some(WindowSize {
+            width,
+            height,
+            maximized,
+        });
+    });
 }

@@ -105,6 +105,9 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, idx, step),
         FOREIGN KEY (run_id, idx) REFERENCES run_prompts(run_id, idx) ON DELETE CASCADE
      );",
+    // 4: deleting a constitution moves it to the trash (its versions are permanent); restoring
+    // brings it back.
+    "ALTER TABLE constitutions ADD COLUMN deleted_ms INTEGER;",
 ];
 
 /// The store's file name in the data folder.
@@ -132,6 +135,10 @@ pub enum StoreError {
     UnknownConstitution(String),
     #[error("a constitution `{0}` already exists")]
     ConstitutionExists(String),
+    #[error("a deleted constitution holds the id `{0}`; restore it, or choose another id")]
+    DeletedConstitutionExists(String),
+    #[error("no deleted constitution `{0}` to restore")]
+    NotDeleted(String),
     #[error("`{slug}` has no version {number}")]
     UnknownVersion { slug: String, number: u32 },
     #[error("`{slug}` has no tag or version `{reference}`")]
@@ -251,6 +258,13 @@ pub fn content_hash(constitution: &Constitution) -> String {
 /// The content hash of canonical TOML text already written.
 fn canonical_text_hash(content: &str) -> String {
     format!("{:x}", Sha256::digest(content.as_bytes()))
+}
+
+/// Who commits when no author is given: `$PREAMBLE_AUTHOR`, else `$USER`, else `unknown`.
+pub fn default_author() -> String {
+    std::env::var("PREAMBLE_AUTHOR")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".to_owned())
 }
 
 /// Now, in milliseconds since the Unix epoch.
@@ -380,9 +394,7 @@ impl Store {
         check_slug(slug)?;
         let content = constitution::to_toml(constitution);
         self.write(|tx, path| {
-            if constitution_id(tx, slug, path).is_ok() {
-                return Err(StoreError::ConstitutionExists(slug.to_owned()));
-            }
+            refuse_taken_slug(tx, slug, path)?;
             let now = now_ms();
             tx.execute(
                 "INSERT INTO constitutions (slug, created_ms) VALUES (?1, ?2)",
@@ -399,21 +411,31 @@ impl Store {
         })
     }
 
-    /// Every constitution, by slug.
+    /// Every constitution, by slug; deleted ones are in [`Store::deleted`].
     pub fn list(&self) -> Result<Vec<Listing>> {
+        self.listings(false)
+    }
+
+    /// The deleted constitutions (the trash), by slug.
+    pub fn deleted(&self) -> Result<Vec<Listing>> {
+        self.listings(true)
+    }
+
+    fn listings(&self, deleted: bool) -> Result<Vec<Listing>> {
         let mut statement = self
             .connection
-            .prepare(
+            .prepare_cached(
                 "SELECT c.slug, d.content, d.updated_ms,
                         (SELECT COUNT(*) FROM versions v WHERE v.constitution_id = c.id),
                         (SELECT MAX(number) FROM versions v WHERE v.constitution_id = c.id),
                         (SELECT content FROM versions v WHERE v.id = d.base_version_id)
                  FROM constitutions c JOIN drafts d ON d.constitution_id = c.id
+                 WHERE (c.deleted_ms IS NOT NULL) = ?1
                  ORDER BY c.slug",
             )
             .map_err(|e| self.error(e))?;
         let rows = statement
-            .query_map([], |row| {
+            .query_map([deleted], |row| {
                 Ok((
                     row.get::<_, String>(0)?,
                     row.get::<_, String>(1)?,
@@ -742,9 +764,7 @@ impl Store {
         self.write(|tx, path| {
             let id = constitution_id(tx, slug, path)?;
             let version_id = version_id(tx, id, slug, number, path)?;
-            if constitution_id(tx, new_slug, path).is_ok() {
-                return Err(StoreError::ConstitutionExists(new_slug.to_owned()));
-            }
+            refuse_taken_slug(tx, new_slug, path)?;
             let now = now_ms();
             tx.execute(
                 "INSERT INTO constitutions (slug, created_ms, forked_from) VALUES (?1, ?2, ?3)",
@@ -760,6 +780,53 @@ impl Store {
             .map_err(|source| sqlite_error(path, source))?;
             Ok(())
         })
+    }
+
+    /// Moves `slug` to the trash: it leaves [`Store::list`] and every reference to it fails,
+    /// but its draft, versions and tags are kept, and [`Store::restore`] brings it back.
+    pub fn delete(&mut self, slug: &str) -> Result<()> {
+        self.write(|tx, path| {
+            let id = constitution_id(tx, slug, path)?;
+            tx.execute(
+                "UPDATE constitutions SET deleted_ms = ?2 WHERE id = ?1",
+                params![id, now_ms()],
+            )
+            .map_err(|source| sqlite_error(path, source))?;
+            Ok(())
+        })
+    }
+
+    /// Brings the deleted constitution `slug` back from the trash, as it was.
+    pub fn restore(&mut self, slug: &str) -> Result<()> {
+        self.write(|tx, path| {
+            let changed = tx
+                .execute(
+                    "UPDATE constitutions SET deleted_ms = NULL
+                     WHERE slug = ?1 AND deleted_ms IS NOT NULL",
+                    [slug],
+                )
+                .map_err(|source| sqlite_error(path, source))?;
+            if changed == 0 {
+                return Err(StoreError::NotDeleted(slug.to_owned()));
+            }
+            Ok(())
+        })
+    }
+
+    /// `base` if no constitution (deleted ones included) has that id, else the first free
+    /// `base-2`, `base-3`, ….
+    pub fn free_slug(&self, base: &str) -> Result<String> {
+        let mut statement = self
+            .connection
+            .prepare_cached("SELECT 1 FROM constitutions WHERE slug = ?1")
+            .map_err(|e| self.error(e))?;
+        let mut candidate = base.to_owned();
+        let mut n = 2;
+        while statement.exists([&candidate]).map_err(|e| self.error(e))? {
+            candidate = format!("{base}-{n}");
+            n += 1;
+        }
+        Ok(candidate)
     }
 
     /// Checks the whole file: SQLite's integrity check, and that every version's content still
@@ -851,13 +918,30 @@ fn refuse_to_discard(
 fn constitution_id(connection: &Connection, slug: &str, path: &Path) -> Result<i64> {
     connection
         .query_row(
-            "SELECT id FROM constitutions WHERE slug = ?1",
+            "SELECT id FROM constitutions WHERE slug = ?1 AND deleted_ms IS NULL",
             [slug],
             |row| row.get(0),
         )
         .optional()
         .map_err(|source| sqlite_error(path, source))?
         .ok_or_else(|| StoreError::UnknownConstitution(slug.to_owned()))
+}
+
+/// Fails when a constitution, deleted or not, already has the id `slug`.
+fn refuse_taken_slug(tx: &Transaction<'_>, slug: &str, path: &Path) -> Result<()> {
+    let deleted: Option<Option<i64>> = tx
+        .query_row(
+            "SELECT deleted_ms FROM constitutions WHERE slug = ?1",
+            [slug],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(|source| sqlite_error(path, source))?;
+    match deleted {
+        None => Ok(()),
+        Some(None) => Err(StoreError::ConstitutionExists(slug.to_owned())),
+        Some(Some(_)) => Err(StoreError::DeletedConstitutionExists(slug.to_owned())),
+    }
 }
 
 fn version_id(
@@ -991,6 +1075,54 @@ mod tests {
             "{error}"
         );
         assert!(store.log("general").unwrap().is_empty());
+    }
+
+    #[test]
+    fn delete_moves_to_the_trash_and_restore_brings_it_back_whole() {
+        let (_dir, mut store) = store();
+        store.create("ga", &sample()).unwrap();
+        store.commit("ga", "first", "me").unwrap();
+        store.tag("ga", "shipped", 1).unwrap();
+        let mut edited = sample();
+        edited.name = "Edited".into();
+        store.save_draft("ga", &edited).unwrap();
+
+        store.delete("ga").unwrap();
+        assert!(store.list().unwrap().is_empty());
+        assert_eq!(store.deleted().unwrap()[0].slug, "ga");
+        assert!(matches!(
+            store.draft("ga"),
+            Err(StoreError::UnknownConstitution(_))
+        ));
+        assert!(matches!(
+            store.delete("ga"),
+            Err(StoreError::UnknownConstitution(_))
+        ));
+        assert!(matches!(
+            store.create("ga", &sample()),
+            Err(StoreError::DeletedConstitutionExists(_))
+        ));
+        assert_eq!(store.free_slug("ga").unwrap(), "ga-2");
+
+        store.restore("ga").unwrap();
+        assert!(store.deleted().unwrap().is_empty());
+        let draft = store.draft("ga").unwrap();
+        assert_eq!(draft.constitution.name, "Edited");
+        assert!(draft.has_changes);
+        assert_eq!(store.log("ga").unwrap()[0].tags, ["shipped"]);
+        assert!(matches!(
+            store.restore("ga"),
+            Err(StoreError::NotDeleted(_))
+        ));
+    }
+
+    #[test]
+    fn free_slug_counts_up_past_taken_ids() {
+        let (_dir, mut store) = store();
+        assert_eq!(store.free_slug("ga").unwrap(), "ga");
+        store.create("ga", &sample()).unwrap();
+        store.create("ga-2", &sample()).unwrap();
+        assert_eq!(store.free_slug("ga").unwrap(), "ga-3");
     }
 
     #[test]

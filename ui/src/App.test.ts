@@ -1,97 +1,176 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { flushSync, mount, unmount } from "svelte";
-import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import App from "./App.svelte";
-import type { ConstitutionSummary, ModelInfo } from "./lib/ipc";
+import type { DiffView, Library } from "./lib/ipc";
+import { byTestId, cleanState, cleanup, fakeBackend, model, press, render, sample, settle, textOf, type } from "./test/harness";
 
-const summary: ConstitutionSummary = {
-  path: "/constitutions/general-assistant.toml",
-  name: "General assistant",
-  description: "A sample.",
-  principle_count: 3,
-  tiers: [
-    { id: "safety", name: "Safety", principle_count: 2 },
-    { id: "helpfulness", name: "Helpfulness", principle_count: 1 },
+afterEach(cleanup);
+
+const library = (): Library => ({
+  constitutions: [
+    { slug: "test", name: "Test constitution", versions: 2, latest: 2, updated_ms: 0, has_changes: true },
   ],
-};
-
-const model: ModelInfo = {
-  path: "/models/m.gguf",
-  name: "SmolLM2 135M Instruct",
-  architecture: "llama",
-  parameters: 134515008,
-  size_bytes: 85000000,
-  quantization: "Q4_1",
-  context_length: 8192,
-  chat_template: "{{ messages }}",
-  device: "CPU (Test CPU)",
-  gpu_layers: 0,
-};
-
-type Handler = (args: unknown) => unknown;
-
-let app: ReturnType<typeof mount> | null = null;
-
-async function render(handlers: Record<string, Handler>): Promise<HTMLElement> {
-  mockIPC((command, args) => {
-    const handler = handlers[command];
-    if (!handler) throw new Error(`unexpected command ${command}`);
-    return handler(args);
-  });
-  const target = document.createElement("div");
-  document.body.replaceChildren(target);
-  app = mount(App, { target });
-  // Let the mocked calls settle, then apply the state they set.
-  for (let i = 0; i < 5; i++) await Promise.resolve();
-  await new Promise((resolve) => setTimeout(resolve, 0));
-  flushSync();
-  return target;
-}
-
-const text = (root: HTMLElement, testId: string) =>
-  root.querySelector(`[data-testid="${testId}"]`)?.textContent?.replace(/\s+/g, " ").trim();
-
-afterEach(() => {
-  if (app) unmount(app);
-  app = null;
-  clearMocks();
+  deleted: [],
 });
 
+function backend(overrides: Record<string, (args: Record<string, unknown>) => unknown> = {}) {
+  return fakeBackend({
+    startup: () => ({ open: null, notice: null, theme: "system", export_folder: "/home/me" }),
+    model_status: () => model,
+    library,
+    formats: () => [{ name: "toml", description: "Preamble TOML", extension: "toml", importable: true }],
+    open_draft: ({ slug }) => ({ slug, constitution: sample(), state: cleanState() }),
+    save_draft: () => cleanState(),
+    set_theme: () => null,
+    ...overrides,
+  });
+}
+
 describe("App", () => {
-  it("shows the constitution's name, principle count and tiers in priority order", async () => {
-    const root = await render({ current_constitution: () => summary, model_status: () => model });
-    expect(text(root, "constitution-name")).toBe("General assistant");
-    expect(text(root, "principle-count")).toBe("3 principles in 2 tiers");
-    const tiers = [...root.querySelectorAll(".tiers .tier-name")].map((li) => li.textContent);
-    expect(tiers).toEqual(["Safety", "Helpfulness"]);
+  it("starts in the library, shows the model's device, and opens a constitution in the editor", async () => {
+    backend();
+    const root = await render(App, {});
+    expect(textOf(byTestId(root, "model-status")[0])).toBe("Model: SmolLM2 135M Instruct (Q4_1) · runs on CPU (Test CPU)");
+    expect(textOf(byTestId(root, "library-row")[0])).toContain("Test constitution");
+    expect(textOf(byTestId(root, "library-row")[0])).toContain("draft changed");
+    byTestId(root, "open")[0].click();
+    await settle();
+    await settle();
+    expect(textOf(byTestId(root, "editor-title")[0])).toBe("Test constitution");
+    expect(byTestId(root, "tab-editor")[0].getAttribute("aria-current")).toBe("page");
   });
 
-  it("shows which device runs the model", async () => {
-    const root = await render({ current_constitution: () => summary, model_status: () => model });
-    expect(text(root, "model-status")).toBe("Model: SmolLM2 135M Instruct (Q4_1) · runs on CPU (Test CPU)");
+  it("opens the constitution startup names and runs shortcuts in the editor", async () => {
+    backend({ startup: () => ({ open: "test", notice: null, theme: "dark", export_folder: "/x" }) });
+    const root = await render(App, {});
+    await settle();
+    expect(document.documentElement.dataset.theme).toBe("dark");
+    const title = root.querySelector<HTMLInputElement>("[name=title]")!;
+    type(title, "Changed");
+    expect(textOf(byTestId(root, "card-title")[0])).toBe("Changed");
+    press(document.body, "z", { ctrlKey: true });
+    await settle();
+    expect(textOf(byTestId(root, "card-title")[0])).toBe("No harm");
+    press(document.body, "z", { ctrlKey: true, shiftKey: true });
+    await settle();
+    expect(textOf(byTestId(root, "card-title")[0])).toBe("Changed");
+    press(document.body, "n", { ctrlKey: true });
+    await settle();
+    expect(byTestId(root, "card-title")).toHaveLength(4);
+    press(document.body, "s", { ctrlKey: true });
+    await settle();
+    expect(byTestId(root, "commit-dialog")).toHaveLength(1);
+    press(document.body, "F1");
+    expect(root.textContent).toContain("Keyboard shortcuts");
   });
 
-  it("shows command errors' messages", async () => {
-    const root = await render({
-      current_constitution: () => {
-        throw { code: "invalid_constitution", message: "x.toml:3:1: field `name`: must not be empty" };
-      },
-      model_status: () => {
-        throw { code: "model_missing", message: "model file /m.gguf does not exist" };
+  it("shows a failed load as an error with the core's message", async () => {
+    backend({
+      startup: () => ({ open: "test", notice: null, theme: "system", export_folder: "/x" }),
+      open_draft: () => {
+        throw { code: "store", message: "store /d/preamble.sqlite: disk I/O error" };
       },
     });
-    expect(text(root, "constitution-error")).toContain("x.toml:3:1: field `name`: must not be empty");
-    expect(text(root, "model-status")).toBe("model file /m.gguf does not exist");
+    const root = await render(App, {});
+    await settle();
+    expect(textOf(byTestId(root, "editor-error")[0])).toContain("disk I/O error");
   });
 
-  it("renders markup in user text as text", async () => {
-    const hostile = '<img src=x onerror="window.__pwned = true">';
-    const root = await render({
-      current_constitution: () => ({ ...summary, name: hostile, description: hostile }),
-      model_status: () => model,
+  it("deletes to the trash after a confirmation naming what goes, and undoes it", async () => {
+    let deleted = false;
+    const calls = backend({
+      library: () => (deleted ? { constitutions: [], deleted: library().constitutions } : library()),
+      delete_constitution: () => ((deleted = true), null),
+      restore_constitution: () => ((deleted = false), null),
     });
-    expect(text(root, "constitution-name")).toBe(hostile);
-    expect(root.querySelector("img")).toBeNull();
-    expect((window as unknown as { __pwned?: boolean }).__pwned).toBeUndefined();
+    const root = await render(App, {});
+    Array.from(root.querySelectorAll("button"))
+      .find((b) => textOf(b) === "Delete…")!
+      .click();
+    await settle();
+    expect(textOf(byTestId(root, "delete-panel")[0])).toContain("2 versions and its uncommitted draft changes");
+    byTestId(root, "confirm-delete")[0].click();
+    await settle();
+    await settle();
+    expect(byTestId(root, "library-row")).toHaveLength(0);
+    byTestId(root, "undo-delete")[0].click();
+    await settle();
+    await settle();
+    expect(byTestId(root, "library-row")).toHaveLength(1);
+    expect(calls.map((c) => c.command)).toContain("restore_constitution");
+  });
+
+  it("shows a diff's move and word changes as text, side by side and unified", async () => {
+    const diff: DiffView = {
+      old_label: "test@1",
+      new_label: "test@2",
+      diff: {
+        summary: { added: 0, removed: 0, renamed: 0, moved: 1, edited: 1, tiers_changed: 0, examples_changed: 0, metadata_changed: 0 },
+        metadata: [],
+        tiers: [],
+        examples: [],
+        principles: [
+          {
+            kind: "changed",
+            id: "honest",
+            title: "Honest <b>",
+            at: { tier_id: "helpfulness", tier_name: "Helpfulness", position: 1 },
+            renamed_from: null,
+            moved: {
+              from: { tier_id: "safety", tier_name: "Safety", position: 2 },
+              to: { tier_id: "helpfulness", tier_name: "Helpfulness", position: 1 },
+            },
+            fields: [
+              {
+                field: "statement",
+                old: "Be truthful.",
+                new: "Be honest.",
+                inline: [
+                  { kind: "equal", text: "Be " },
+                  { kind: "delete", text: "truthful" },
+                  { kind: "insert", text: "honest" },
+                  { kind: "equal", text: "." },
+                ],
+              },
+            ],
+          },
+        ],
+      },
+    };
+    const versions = [
+      { number: 2, hash: "b".repeat(64), parent: 1, message: "second", author: "me", created_ms: 0, tags: [] },
+      { number: 1, hash: "a".repeat(64), parent: null, message: "first", author: "me", created_ms: 0, tags: [] },
+    ];
+    const calls = backend({
+      startup: () => ({ open: "test", notice: null, theme: "system", export_folder: "/home/me" }),
+      history: () => versions,
+      diff_revisions: () => diff,
+      export_diff_markdown: () => null,
+    });
+    const root = await render(App, {});
+    await settle();
+    byTestId(root, "tab-diff")[0].click();
+    await settle();
+    await settle();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await settle();
+    expect(calls.find((c) => c.command === "diff_revisions")?.args).toEqual({ slug: "test", old: "1", new: "2" });
+    expect(textOf(byTestId(root, "move")[0])).toBe("Moved: Safety #2 → Helpfulness #1");
+    const change = byTestId(root, "field-change")[0];
+    expect(change.querySelector(".old del")?.textContent).toBe("truthful");
+    expect(change.querySelector(".new ins")?.textContent).toBe("honest");
+    expect(root.querySelector("b")).toBeNull();
+    (byTestId(root, "mode-unified")[0] as HTMLInputElement).click();
+    await settle();
+    expect(textOf(byTestId(root, "field-change")[0].querySelector(".inline-diff"))).toBe("Be truthfulhonest.");
+
+    expect((byTestId(root, "export-path")[0] as HTMLInputElement).value).toBe("/home/me/test-v1-to-v2.md");
+    byTestId(root, "export-markdown")[0].click();
+    await settle();
+    expect(calls.find((c) => c.command === "export_diff_markdown")?.args).toEqual({
+      slug: "test",
+      old: "1",
+      new: "2",
+      path: "/home/me/test-v1-to-v2.md",
+    });
   });
 });

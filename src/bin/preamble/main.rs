@@ -75,7 +75,14 @@ enum Command {
     List {
         #[arg(long)]
         json: bool,
+        /// List the deleted ones (the trash) instead.
+        #[arg(long)]
+        deleted: bool,
     },
+    /// Move a constitution to the trash; its versions are kept and `restore` brings it back.
+    Delete { id: String },
+    /// Bring a deleted constitution back from the trash.
+    Restore { id: String },
     /// Import a constitution file (format detected from its content) into the store's draft.
     Import {
         file: PathBuf,
@@ -359,8 +366,23 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
             outln!("created `{slug}`: edit it in the app, or import a file into it");
             Ok(ExitCode::SUCCESS)
         }
-        Command::List { json } => {
-            let listings = open_store()?.list()?;
+        Command::Delete { id } => {
+            open_store()?.delete(&id)?;
+            outln!("moved `{id}` to the trash; `preamble restore {id}` brings it back");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { id } => {
+            open_store()?.restore(&id)?;
+            outln!("restored `{id}`");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::List { json, deleted } => {
+            let store = open_store()?;
+            let listings = if deleted {
+                store.deleted()?
+            } else {
+                store.list()?
+            };
             if json {
                 outln!("{}", serde_json::to_string_pretty(&listings)?);
             } else {
@@ -420,10 +442,7 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
             output,
         } => {
             let source = load_source(&open_store, &source)?;
-            let text = match format {
-                Format::Toml => constitution::to_toml(&source.constitution),
-                format => interchange::export(&source.constitution, format, &source.provenance())?,
-            };
+            let text = interchange::export_any(&source.constitution, format, &source.provenance())?;
             match output {
                 Some(path) => std::fs::write(&path, text)
                     .with_context(|| format!("cannot write {}", path.display()))?,
@@ -436,10 +455,7 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
             message,
             author,
         } => {
-            let author = author
-                .or_else(|| std::env::var("PREAMBLE_AUTHOR").ok())
-                .or_else(|| std::env::var("USER").ok())
-                .unwrap_or_else(|| "unknown".to_owned());
+            let author = author.unwrap_or_else(store::default_author);
             let version = open_store()?.commit(&id, &message, &author)?;
             outln!("{id}@{} {}", version.number, short_hash(&version.hash));
             Ok(ExitCode::SUCCESS)
@@ -551,13 +567,11 @@ struct Source {
 
 impl Source {
     fn provenance(&self) -> Provenance {
-        Provenance {
-            version: Some(self.label.clone()),
-            hash: Some(self.version.as_ref().map_or_else(
-                || store::content_hash(&self.constitution),
-                |v| v.hash.clone(),
-            )),
-        }
+        Provenance::labelled(
+            &self.label,
+            self.version.as_ref().map(|v| v.hash.as_str()),
+            &self.constitution,
+        )
     }
 }
 

@@ -70,6 +70,15 @@ pub struct App {
 impl App {
     /// Starts the app with `args` for the suite `suite` (names its artifact folder).
     pub async fn launch(suite: &str, args: &[&Path]) -> Result<Self> {
+        Self::launch_with(suite, args, |_| Ok(())).await
+    }
+
+    /// Like [`App::launch`], after `prepare` has filled the fresh data folder (e.g. the store).
+    pub async fn launch_with(
+        suite: &str,
+        args: &[&Path],
+        prepare: impl FnOnce(&DataDir) -> Result<()>,
+    ) -> Result<Self> {
         if std::env::var_os("DISPLAY").is_none() {
             bail!("no DISPLAY: run the E2E suites under xvfb-run (scripts/test.sh does)");
         }
@@ -81,6 +90,7 @@ impl App {
             );
         }
         let data = fresh_data_dir()?;
+        prepare(&DataDir::at(data.path()))?;
         let artifacts = target_dir().join("e2e").join(suite);
         std::fs::create_dir_all(&artifacts)
             .with_context(|| format!("cannot create {}", artifacts.display()))?;
@@ -162,6 +172,61 @@ impl App {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         bail!("`{css}` did not show the expected text within {WAIT:?}; last seen: {last:?}")
+    }
+
+    /// The path of the artifact `name` in this suite's artifact folder.
+    pub fn artifact(&self, name: &str) -> PathBuf {
+        self.artifacts.join(name)
+    }
+
+    /// The first element matching `css`, waiting for it to appear.
+    pub async fn find(&self, css: &str) -> Result<fantoccini::elements::Element> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match timed("finding an element", self.client.find(Locator::Css(css))).await {
+                Ok(element) => return Ok(element),
+                Err(error) if Instant::now() >= deadline => {
+                    return Err(error.context(format!("`{css}` did not appear within {WAIT:?}")));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    /// Clicks the element matching `css`.
+    pub async fn click(&self, css: &str) -> Result<()> {
+        let element = self.find(css).await?;
+        timed(&format!("clicking `{css}`"), element.click()).await
+    }
+
+    /// Replaces the text of the field matching `css` by typing `text` into it.
+    pub async fn fill(&self, css: &str, text: &str) -> Result<()> {
+        let element = self.find(css).await?;
+        timed(&format!("clearing `{css}`"), element.clear()).await?;
+        timed(&format!("typing into `{css}`"), element.send_keys(text)).await
+    }
+
+    /// Sends keys (e.g. with [`fantoccini::key::Key`] modifiers) to the element matching `css`.
+    pub async fn keys(&self, css: &str, keys: &str) -> Result<()> {
+        let element = self.find(css).await?;
+        timed(&format!("sending keys to `{css}`"), element.send_keys(keys)).await
+    }
+
+    /// Runs `script` in the window and returns its value.
+    pub async fn eval(&self, script: &str) -> Result<serde_json::Value> {
+        timed("running a script", self.client.execute(script, vec![])).await
+    }
+
+    /// Waits until `script` returns `true`.
+    pub async fn wait_until(&self, what: &str, script: &str) -> Result<()> {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if let Ok(serde_json::Value::Bool(true)) = self.eval(script).await {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("{what}: not within {WAIT:?}")
     }
 
     /// Saves a PNG of the window as `<artifacts>/<name>.png` once the last DOM change has been

@@ -1,5 +1,5 @@
-//! The app opens a real window that shows the constitution it was started with and the device
-//! that runs the default model.
+//! The app opens a real window that shows the constitution it was started with (imported into
+//! the library and opened in the editor) and the device that runs the default model.
 
 use preamble_e2e::{App, sample_constitution};
 
@@ -12,22 +12,31 @@ async fn window_shows_the_sample_constitution_and_the_model_device() {
         .expect("the app starts");
 
     let name = app
-        .wait_for_text("[data-testid=constitution-name]", |t| !t.is_empty())
+        .wait_for_text("[data-testid=editor-title]", |t| !t.is_empty())
         .await
         .unwrap();
     assert_eq!(name, expected.name);
-    let count = app
-        .wait_for_text("[data-testid=principle-count]", |t| !t.is_empty())
+    let state = app
+        .wait_for_text("[data-testid=draft-state]", |t| !t.is_empty())
         .await
         .unwrap();
     assert_eq!(
-        count,
+        state,
         format!(
-            "{} principles in {} tiers",
-            expected.principle_count(),
-            expected.tiers.len()
+            "Never committed · {} principles",
+            expected.principle_count()
         )
     );
+    let notice = app
+        .wait_for_text("[data-testid=start-notice]", |t| !t.is_empty())
+        .await
+        .unwrap();
+    assert!(notice.contains("as `general-assistant`"), "{notice}");
+    let tiers = app
+        .eval("return document.querySelectorAll('[data-testid=tier]').length;")
+        .await
+        .unwrap();
+    assert_eq!(tiers, expected.tiers.len());
     let model = app
         .wait_for_text("[data-testid=model-status]", |t| t.contains("runs on"))
         .await

@@ -8,18 +8,180 @@ export interface IpcError {
   message: string;
 }
 
-export interface TierSummary {
-  id: string;
-  name: string;
-  principle_count: number;
+export type Theme = "system" | "light" | "dark";
+
+export interface Startup {
+  open: string | null;
+  notice: string | null;
+  theme: Theme;
+  export_folder: string;
 }
 
-export interface ConstitutionSummary {
-  path: string;
+export interface Listing {
+  slug: string;
+  name: string;
+  versions: number;
+  latest: number | null;
+  updated_ms: number;
+  has_changes: boolean;
+}
+
+export interface Library {
+  constitutions: Listing[];
+  deleted: Listing[];
+}
+
+export interface FormatInfo {
   name: string;
   description: string;
-  principle_count: number;
-  tiers: TierSummary[];
+  extension: string;
+  importable: boolean;
+}
+
+export interface Principle {
+  id: string;
+  title: string;
+  statement: string;
+  rationale?: string;
+  critique_request: string;
+  revision_request: string;
+  comparison_question: string;
+  tags?: string[];
+  enabled: boolean;
+  weight: number;
+}
+
+export interface Tier {
+  id: string;
+  name: string;
+  description?: string;
+  principles: Principle[];
+}
+
+export interface Example {
+  principle?: string | null;
+  prompt: string;
+  response: string;
+  critique: string;
+  revision: string;
+}
+
+export interface Constitution {
+  format: number;
+  name: string;
+  description?: string;
+  authors?: string[];
+  license?: string | null;
+  preview: { rounds: number; selection: "uniform" | "weighted" };
+  tiers: Tier[];
+  examples?: Example[];
+}
+
+/** A validation problem at a field path such as `tiers[0].principles[2].title`. */
+export interface Problem {
+  field: string;
+  message: string;
+}
+
+export interface DraftState {
+  base: number | null;
+  has_changes: boolean;
+  updated_ms: number;
+  problems: Problem[];
+}
+
+export interface DraftView {
+  slug: string;
+  constitution: Constitution;
+  state: DraftState;
+}
+
+export interface VersionInfo {
+  number: number;
+  hash: string;
+  parent: number | null;
+  message: string;
+  author: string;
+  created_ms: number;
+  tags: string[];
+}
+
+export interface InlineSpan {
+  kind: "equal" | "insert" | "delete";
+  text: string;
+}
+
+export interface FieldChange {
+  field: string;
+  old: string;
+  new: string;
+  inline: InlineSpan[];
+}
+
+export interface Position {
+  tier_id: string;
+  tier_name: string;
+  position: number;
+}
+
+export interface Reorder {
+  from: number;
+  to: number;
+}
+
+export type TierChange =
+  | { kind: "added"; id: string; name: string; position: number }
+  | { kind: "removed"; id: string; name: string; position: number }
+  | {
+      kind: "changed";
+      id: string;
+      name: string;
+      position: number;
+      reordered: Reorder | null;
+      fields: FieldChange[];
+    };
+
+export type PrincipleChange =
+  | { kind: "added"; principle: Principle; at: Position }
+  | { kind: "removed"; principle: Principle; at: Position }
+  | {
+      kind: "changed";
+      id: string;
+      title: string;
+      at: Position;
+      renamed_from: string | null;
+      moved: { from: Position; to: Position } | null;
+      fields: FieldChange[];
+    };
+
+export type ExampleChange =
+  | { kind: "added"; position: number; example: Example }
+  | { kind: "removed"; position: number; example: Example }
+  | { kind: "changed"; position: number; reordered: Reorder | null; fields: FieldChange[] };
+
+export interface DiffSummary {
+  added: number;
+  removed: number;
+  renamed: number;
+  moved: number;
+  edited: number;
+  tiers_changed: number;
+  examples_changed: number;
+  metadata_changed: number;
+}
+
+export interface ConstitutionDiff {
+  summary: DiffSummary;
+  metadata: FieldChange[];
+  tiers: TierChange[];
+  principles: PrincipleChange[];
+  examples: ExampleChange[];
+}
+
+export interface DiffView {
+  old_label: string;
+  new_label: string;
+  diff: ConstitutionDiff;
 }
 
 export interface ModelInfo {
@@ -58,9 +220,40 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
   }
 }
 
+/** A revision of a constitution: `draft`, a version number or a tag. */
+export type Reference = string;
+
 export const ipc = {
-  /** The constitution the app was opened with. */
-  currentConstitution: () => call<ConstitutionSummary>("current_constitution"),
+  /** Which constitution to open, the theme, and where exports go. */
+  startup: () => call<Startup>("startup"),
+  setTheme: (theme: Theme) => call<void>("set_theme", { theme }),
+  library: () => call<Library>("library"),
+  createConstitution: (name: string) => call<string>("create_constitution", { name }),
+  importConstitution: (path: string) => call<string>("import_constitution", { path }),
+  formats: () => call<FormatInfo[]>("formats"),
+  exportConstitution: (slug: string, reference: Reference, format: string, path: string) =>
+    call<void>("export_constitution", { slug, reference, format, path }),
+  forkConstitution: (slug: string, newName: string) =>
+    call<string>("fork_constitution", { slug, newName }),
+  deleteConstitution: (slug: string) => call<void>("delete_constitution", { slug }),
+  restoreConstitution: (slug: string) => call<void>("restore_constitution", { slug }),
+  openDraft: (slug: string) => call<DraftView>("open_draft", { slug }),
+  saveDraft: (slug: string, constitution: Constitution) =>
+    call<DraftState>("save_draft", { slug, constitution }),
+  commitDraft: (slug: string, message: string) =>
+    call<VersionInfo>("commit_draft", { slug, message }),
+  history: (slug: string) => call<VersionInfo[]>("history", { slug }),
+  checkoutVersion: (slug: string, number: number, force: boolean) =>
+    call<DraftView>("checkout_version", { slug, number, force }),
+  tagVersion: (slug: string, name: string, number: number) =>
+    call<void>("tag_version", { slug, name, number }),
+  diffRevisions: (slug: string, old: Reference, next: Reference) =>
+    call<DiffView>("diff_revisions", { slug, old, new: next }),
+  exportDiffMarkdown: (slug: string, old: Reference, next: Reference, path: string) =>
+    call<void>("export_diff_markdown", { slug, old, new: next, path }),
+  /** Opens the system's file dialog; null when the user cancels. */
+  chooseImportFile: () => call<string | null>("choose_import_file"),
+  chooseSaveFile: (suggested: string) => call<string | null>("choose_save_file", { suggested }),
   /** The default model as llama.cpp loaded it, with the device that runs it. */
   modelStatus: () => call<ModelInfo>("model_status"),
 };

@@ -1,0 +1,161 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import Editor from "./Editor.svelte";
+import type { Constitution, DraftState } from "../lib/ipc";
+import { byTestId, cleanState, cleanup, fakeBackend, press, render, sample, settle, textOf, type } from "../test/harness";
+
+afterEach(() => {
+  cleanup();
+  vi.useRealTimers();
+});
+
+/** The editor over `constitution`; `saveState` answers each save. */
+async function openEditor(constitution: Constitution, saveState: (c: Constitution) => DraftState = () => cleanState()) {
+  const calls = fakeBackend({
+    open_draft: ({ slug }) => ({ slug, constitution, state: cleanState() }),
+    save_draft: ({ constitution }) => saveState(constitution as Constitution),
+  });
+  const root = await render(Editor, { slug: "test" });
+  return { root, calls, saves: () => calls.filter((c) => c.command === "save_draft") };
+}
+
+const cardTitles = (root: HTMLElement) => byTestId(root, "card-title").map((e) => textOf(e));
+const card = (root: HTMLElement, id: string) => root.querySelector<HTMLElement>(`[data-card-id="${id}"]`)!;
+
+describe("Editor", () => {
+  it("reorders by keyboard, across tiers, and autosaves the new order", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const { root, saves } = await openEditor(sample());
+    expect(cardTitles(root)).toEqual(["No harm", "Honest", "Helpful"]);
+
+    press(card(root, "no-harm"), "ArrowDown", { altKey: true });
+    expect(cardTitles(root)).toEqual(["Honest", "No harm", "Helpful"]);
+    press(card(root, "no-harm"), "ArrowDown", { altKey: true });
+    await settle();
+    expect(textOf(byTestId(root, "principle-place")[0])).toBe("Priority 1 of 2 in Helpfulness");
+    expect(textOf(byTestId(root, "announcer")[0])).toBe("Moved to Helpfulness, position 1 of 2");
+    expect(document.activeElement).toBe(card(root, "no-harm"));
+
+    // Plain arrows move the selection, not the principle.
+    press(card(root, "no-harm"), "ArrowUp");
+    expect(card(root, "honest").getAttribute("aria-selected")).toBe("true");
+
+    expect(saves()).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(400);
+    expect(saves()).toHaveLength(1);
+    const saved = saves()[0].args.constitution as Constitution;
+    expect(saved.tiers.map((t) => t.principles.map((p) => p.id))).toEqual([["honest"], ["no-harm", "helpful"]]);
+  });
+
+  it("debounces autosave while typing and saves the last text once", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const { root, saves } = await openEditor(sample());
+    const title = root.querySelector<HTMLInputElement>("[data-testid=principle-form] [name=title]")!;
+    for (const text of ["N", "No", "No h", "No harm at all"]) {
+      type(title, text);
+      await vi.advanceTimersByTimeAsync(150);
+    }
+    expect(saves()).toHaveLength(0);
+    expect(textOf(byTestId(root, "card-title")[0])).toBe("No harm at all");
+    await vi.advanceTimersByTimeAsync(400);
+    expect(saves()).toHaveLength(1);
+    expect((saves()[0].args.constitution as Constitution).tiers[0].principles[0].title).toBe("No harm at all");
+  });
+
+  it("shows the core's validation messages at the field and marks the card", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const { root } = await openEditor(sample(), (c) => ({
+      ...cleanState(),
+      has_changes: true,
+      problems:
+        c.tiers[0].principles[0].title === ""
+          ? [{ field: "tiers[0].principles[0].title", message: "must not be empty" }]
+          : [],
+    }));
+    const title = root.querySelector<HTMLInputElement>("[name=title]")!;
+    type(title, "");
+    await vi.advanceTimersByTimeAsync(400);
+    await settle();
+    expect(byTestId(root, "field-error").map((e) => textOf(e))).toEqual(["must not be empty"]);
+    expect(title.getAttribute("aria-invalid")).toBe("true");
+    expect(card(root, "no-harm").classList.contains("invalid")).toBe(true);
+    expect(textOf(byTestId(root, "draft-state")[0])).toContain("1 problem to fix before committing");
+    expect(textOf(byTestId(root, "draft-state")[0])).toContain("Uncommitted changes since v1");
+
+    type(title, "No harm");
+    await vi.advanceTimersByTimeAsync(400);
+    await settle();
+    expect(byTestId(root, "field-error")).toHaveLength(0);
+  });
+
+  it("undoes and redoes edits, a typing burst as one step", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const { root, saves } = await openEditor(sample());
+    const editor = root;
+    const title = () => editor.querySelector<HTMLInputElement>("[name=title]")!;
+    type(title(), "No");
+    type(title(), "No h");
+    press(card(root, "no-harm"), "ArrowDown", { altKey: true });
+    expect(cardTitles(root)).toEqual(["Honest", "No h", "Helpful"]);
+
+    const undo = Array.from(root.querySelectorAll("button")).find((b) => textOf(b) === "Undo")!;
+    const redo = Array.from(root.querySelectorAll("button")).find((b) => textOf(b) === "Redo")!;
+    undo.click();
+    await settle();
+    expect(cardTitles(root)).toEqual(["No h", "Honest", "Helpful"]);
+    undo.click();
+    await settle();
+    expect(cardTitles(root)).toEqual(["No harm", "Honest", "Helpful"]);
+    expect(undo.disabled).toBe(true);
+    redo.click();
+    await settle();
+    expect(cardTitles(root)).toEqual(["No h", "Honest", "Helpful"]);
+    await vi.advanceTimersByTimeAsync(400);
+    expect((saves().at(-1)!.args.constitution as Constitution).tiers[0].principles[0].title).toBe("No h");
+  });
+
+  it("adds a principle, removes it with Delete, and brings it back with undo", async () => {
+    const { root } = await openEditor(sample());
+    byTestId(root, "add-principle")[1].click();
+    await settle();
+    expect(cardTitles(root)).toEqual(["No harm", "Honest", "Helpful", "Untitled principle"]);
+    expect(document.activeElement?.getAttribute("name")).toBe("title");
+    press(card(root, "new-principle"), "Delete");
+    expect(cardTitles(root)).toHaveLength(3);
+    Array.from(root.querySelectorAll("button"))
+      .find((b) => textOf(b) === "Undo")!
+      .click();
+    await settle();
+    expect(cardTitles(root)).toHaveLength(4);
+  });
+
+  it("moves a principle by drag and drop", async () => {
+    const { root } = await openEditor(sample());
+    const dragged = card(root, "helpful");
+    const target = card(root, "no-harm");
+    target.getBoundingClientRect = () => ({ top: 0, height: 40, bottom: 40, left: 0, right: 0, width: 0, x: 0, y: 0, toJSON: () => ({}) });
+    dragged.dispatchEvent(new Event("dragstart", { bubbles: true }));
+    const over = new MouseEvent("dragover", { bubbles: true, cancelable: true, clientY: 5 });
+    target.dispatchEvent(over);
+    target.dispatchEvent(new MouseEvent("drop", { bubbles: true, cancelable: true }));
+    await settle();
+    expect(cardTitles(root)).toEqual(["Helpful", "No harm", "Honest"]);
+  });
+
+  it("filters cards by search", async () => {
+    const { root } = await openEditor(sample());
+    type(byTestId(root, "search")[0] as HTMLInputElement, "hon");
+    expect(cardTitles(root)).toEqual(["Honest"]);
+  });
+
+  it("renders markup in user text as text and runs nothing", async () => {
+    const hostile = sample();
+    const payload = `<img src=x onerror="window.__xss = 1">`;
+    hostile.tiers[0].principles[0].title = payload;
+    hostile.tiers[0].principles[0].statement = `<script>window.__xss = 2</script>`;
+    const { root } = await openEditor(hostile);
+    expect(cardTitles(root)[0]).toBe(payload);
+    expect(root.querySelector("img")).toBeNull();
+    expect(root.querySelector("script")).toBeNull();
+    expect((window as unknown as { __xss?: number }).__xss).toBeUndefined();
+  });
+});
