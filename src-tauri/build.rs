@@ -5,6 +5,9 @@
 const COMMANDS: &[&str] = &[
     "startup",
     "set_theme",
+    "watch_close",
+    "close_window",
+    "cancel_close",
     "library",
     "create_constitution",
     "import_constitution",

@@ -1029,7 +1029,15 @@ pub fn slugify(raw: &str) -> String {
 
 /// `base`, or `base-2`, `base-3`, ... (shortened to stay a valid id), whichever is free first.
 fn unique_id(base: &str, taken: &mut HashSet<String>) -> String {
-    if taken.insert(base.to_owned()) {
+    let id = first_free_id(base, |candidate| taken.contains(candidate));
+    taken.insert(id.clone());
+    id
+}
+
+/// `base` when `is_taken` says it is free, else the first free `base-2`, `base-3`, …, with `base`
+/// cut so that each candidate stays within the id length limit.
+pub fn first_free_id(base: &str, mut is_taken: impl FnMut(&str) -> bool) -> String {
+    if !is_taken(base) {
         return base.to_owned();
     }
     let mut number = 2_usize;
@@ -1038,7 +1046,7 @@ fn unique_id(base: &str, taken: &mut HashSet<String>) -> String {
         let stem_len = base.len().min(MAX_ID_CHARS.saturating_sub(suffix.len()));
         let stem = base.get(..stem_len).unwrap_or(base).trim_end_matches('-');
         let candidate = format!("{stem}{suffix}");
-        if taken.insert(candidate.clone()) {
+        if !is_taken(&candidate) {
             return candidate;
         }
         number += 1;

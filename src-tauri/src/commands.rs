@@ -3,9 +3,11 @@
 //! runtime; the model lives on the core's engine thread ([`Engine`]), which takes its jobs.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
-use preamble::constitution::{self, Constitution};
+use preamble::constitution::{self, Constitution, Segment};
 use preamble::data_dir::{DataDir, NoDataDir};
 use preamble::default_model;
 use preamble::diff::{self, ConstitutionDiff};
@@ -13,6 +15,7 @@ use preamble::engine::{Engine, LoadOptions, ModelInfo};
 use preamble::interchange::{self, Format, Provenance};
 use preamble::store::{self, Listing, Resolved, Revision, Store, VersionInfo};
 use serde::Serialize;
+use tauri::ipc::Channel;
 use tauri_plugin_dialog::DialogExt;
 use tokio::sync::OnceCell;
 
@@ -26,8 +29,21 @@ pub struct AppState {
     opened_with: Option<PathBuf>,
     store: Arc<Mutex<Option<Store>>>,
     settings: Arc<Mutex<Settings>>,
-    engine: OnceCell<Result<Engine, CommandError>>,
+    engine: OnceCell<Engine>,
+    close: CloseWatch,
 }
+
+/// How closing the window waits for the editor to save: the window announces a close request
+/// on the channel the UI registered, and closes once the UI says it has saved, or after
+/// [`CLOSE_GRACE`] when the UI does not answer.
+#[derive(Default)]
+struct CloseWatch {
+    channel: Mutex<Option<Channel<String>>>,
+    pending: Arc<AtomicBool>,
+}
+
+/// How long a close request waits for the UI to save.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs `work` on a blocking thread.
 async fn blocking<T: Send + 'static>(
@@ -36,6 +52,20 @@ async fn blocking<T: Send + 'static>(
     tauri::async_runtime::spawn_blocking(work)
         .await
         .map_err(|error| CommandError::new("internal", error.to_string()))?
+}
+
+fn update_settings(
+    settings: &Mutex<Settings>,
+    data: Option<&DataDir>,
+    change: impl FnOnce(&mut Settings),
+) {
+    let mut settings = lock(settings);
+    change(&mut settings);
+    if let Some(data) = data
+        && let Err(error) = settings.save(&crate::settings::path_in(data.root()))
+    {
+        tracing::warn!(%error, "cannot save the settings");
+    }
 }
 
 /// Locks `mutex`, also after a panic on another thread (the data is plain values).
@@ -58,7 +88,34 @@ impl AppState {
             store: Arc::new(Mutex::new(None)),
             settings: Arc::new(Mutex::new(settings)),
             engine: OnceCell::new(),
+            close: CloseWatch::default(),
         }
+    }
+
+    /// Handles a request to close `window`: `true` when the UI was asked to save first (the
+    /// close must wait), `false` when the window may close now.
+    pub fn close_requested(&self, window: &tauri::Window) -> bool {
+        let channel = lock(&self.close.channel);
+        let Some(channel) = channel.as_ref() else {
+            return false;
+        };
+        if self.close.pending.swap(true, Ordering::SeqCst) {
+            return true;
+        }
+        if channel.send("close".to_owned()).is_err() {
+            self.close.pending.store(false, Ordering::SeqCst);
+            return false;
+        }
+        let pending = Arc::clone(&self.close.pending);
+        let window = window.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(CLOSE_GRACE);
+            if pending.swap(false, Ordering::SeqCst) {
+                tracing::warn!("the window did not answer the close request; closing");
+                let _ = window.destroy();
+            }
+        });
+        true
     }
 
     /// A copy of the settings as they stand.
@@ -67,14 +124,23 @@ impl AppState {
     }
 
     /// Changes the settings with `change` and writes them; a failed write is logged, not fatal.
+    /// Blocks on the file: call it from a blocking thread or the window's event handler.
     pub fn update_settings(&self, change: impl FnOnce(&mut Settings)) {
-        let mut settings = lock(&self.settings);
-        change(&mut settings);
-        if let Some(data) = &self.data
-            && let Err(error) = settings.save(&crate::settings::path_in(data.root()))
-        {
-            tracing::warn!(%error, "cannot save the settings");
-        }
+        update_settings(&self.settings, self.data.as_ref(), change);
+    }
+
+    /// [`AppState::update_settings`] on a blocking thread.
+    async fn update_settings_off_runtime(
+        &self,
+        change: impl FnOnce(&mut Settings) + Send + 'static,
+    ) -> Result<(), CommandError> {
+        let settings = Arc::clone(&self.settings);
+        let data = self.data.clone();
+        blocking(move || {
+            update_settings(&settings, data.as_ref(), change);
+            Ok(())
+        })
+        .await
     }
 
     /// Runs `work` with the store (opened on first use) on a blocking thread.
@@ -98,11 +164,12 @@ impl AppState {
         .await
     }
 
-    /// The engine holding the default model, started on first use.
+    /// The engine holding the default model, started on first use. A failed start is not
+    /// remembered: the next call tries again (e.g. after the model was fetched).
     async fn engine(&self) -> Result<&Engine, CommandError> {
         let data = self.data.clone();
         self.engine
-            .get_or_init(|| async move {
+            .get_or_try_init(|| async move {
                 let data = data.ok_or(NoDataDir)?;
                 blocking(move || {
                     let options = LoadOptions {
@@ -114,8 +181,6 @@ impl AppState {
                 .await
             })
             .await
-            .as_ref()
-            .map_err(Clone::clone)
     }
 }
 
@@ -132,22 +197,37 @@ pub struct Startup {
     pub export_folder: PathBuf,
 }
 
-/// Chooses the constitution to open; imports the file the app was started with on first call.
+/// Chooses the constitution to open; on first call, brings in the file the app was started with.
 #[tauri::command]
 pub async fn startup(state: tauri::State<'_, AppState>) -> Result<Startup, CommandError> {
     let settings = state.settings();
     let opened_with = state.opened_with.clone();
     let last_open = settings.last_open.clone();
+    let imported = opened_with
+        .as_ref()
+        .and_then(|file| settings.imports.get(file).cloned());
     let (open, notice) = state
-        .with_store(move |store| match opened_with {
-            Some(file) => open_file(store, &file).map(|(slug, notice)| (Some(slug), notice)),
-            None => {
-                let listed = store.list()?;
-                let open = last_open.filter(|slug| listed.iter().any(|l| &l.slug == slug));
-                Ok((open, None))
+        .with_store(move |store| {
+            let listed = store.list()?;
+            let exists = |slug: &String| listed.iter().any(|l| &l.slug == slug);
+            match opened_with {
+                // Opened with this file before: its library copy, as the user left it.
+                Some(_) if imported.as_ref().is_some_and(exists) => Ok((imported, None)),
+                Some(file) => match open_file(store, &file) {
+                    Ok((slug, notice)) => Ok((Some(slug), notice)),
+                    Err(error) => Ok((None, Some(error.message))),
+                },
+                None => Ok((last_open.filter(exists), None)),
             }
         })
         .await?;
+    if let (Some(file), Some(slug)) = (state.opened_with.clone(), open.clone()) {
+        state
+            .update_settings_off_runtime(move |settings| {
+                settings.imports.insert(file, slug);
+            })
+            .await?;
+    }
     Ok(Startup {
         open,
         notice,
@@ -174,19 +254,18 @@ fn open_file(store: &mut Store, file: &Path) -> Result<(String, Option<String>),
     ))
 }
 
+/// A slug of `name`, or `fallback` when it has no ASCII letter or digit.
+fn slug_or(name: &str, fallback: &str) -> String {
+    match interchange::slugify(name) {
+        slug if slug.is_empty() => fallback.to_owned(),
+        slug => slug,
+    }
+}
+
 /// The id a constitution imported from `file` gets: from its name, else the file's name.
 fn slug_for(constitution: &Constitution, file: &Path) -> String {
-    let from_name = interchange::slugify(&constitution.name);
-    if !from_name.is_empty() {
-        return from_name;
-    }
     let stem = file.file_stem().unwrap_or_default().to_string_lossy();
-    let from_file = interchange::slugify(&stem);
-    if from_file.is_empty() {
-        "constitution".to_owned()
-    } else {
-        from_file
-    }
+    slug_or(&constitution.name, &slug_or(&stem, "constitution"))
 }
 
 /// `~/Documents` when it exists, else the home folder, else the working folder.
@@ -201,8 +280,38 @@ fn export_folder() -> PathBuf {
 
 /// Remembers the colour theme.
 #[tauri::command]
-pub fn set_theme(state: tauri::State<'_, AppState>, theme: Theme) {
-    state.update_settings(|settings| settings.theme = theme);
+pub async fn set_theme(
+    state: tauri::State<'_, AppState>,
+    theme: Theme,
+) -> Result<(), CommandError> {
+    state
+        .update_settings_off_runtime(move |settings| settings.theme = theme)
+        .await
+}
+
+/// Registers the channel on which the window hears that the user asked to close it; the UI
+/// then saves and calls [`close_window`] (or [`cancel_close`] when saving failed).
+#[tauri::command]
+pub fn watch_close(state: tauri::State<'_, AppState>, on_close: Channel<String>) {
+    *lock(&state.close.channel) = Some(on_close);
+}
+
+/// Closes the window after the UI has saved.
+#[tauri::command]
+pub fn close_window(
+    state: tauri::State<'_, AppState>,
+    window: tauri::Window,
+) -> Result<(), CommandError> {
+    state.close.pending.store(false, Ordering::SeqCst);
+    window
+        .destroy()
+        .map_err(|error| CommandError::new("internal", error.to_string()))
+}
+
+/// Keeps the window open: the UI could not save, and says why itself.
+#[tauri::command]
+pub fn cancel_close(state: tauri::State<'_, AppState>) {
+    state.close.pending.store(false, Ordering::SeqCst);
 }
 
 /// The library: constitutions and the trash.
@@ -239,11 +348,7 @@ pub async fn create_constitution(
     }
     state
         .with_store(move |store| {
-            let base = match interchange::slugify(&name) {
-                slug if slug.is_empty() => "constitution".to_owned(),
-                slug => slug,
-            };
-            let slug = store.free_slug(&base)?;
+            let slug = store.free_slug(&slug_or(&name, "constitution"))?;
             store.create(&slug, &constitution::starter(&name))?;
             Ok(slug)
         })
@@ -340,7 +445,7 @@ pub async fn fork_constitution(
     }
     state
         .with_store(move |store| {
-            let new_slug = store.free_slug(&interchange::slugify(&new_name))?;
+            let new_slug = store.free_slug(&slug_or(&new_name, &format!("{slug}-fork")))?;
             store.fork(&slug, &new_slug, None)?;
             let mut draft = store.draft(&new_slug)?.constitution;
             draft.name = new_name;
@@ -372,19 +477,44 @@ pub async fn restore_constitution(
 }
 
 /// A problem the core's validation found, at a field path such as
-/// `tiers[0].principles[2].title`.
+/// `tiers[0].principles[2].title`, with the ids of the tier and principle it is in (indices go
+/// stale as soon as the user reorders; ids do not).
 #[derive(Debug, Serialize)]
 pub struct ProblemView {
     pub field: String,
     pub message: String,
+    pub tier: Option<String>,
+    pub principle: Option<String>,
+    /// The field's own name, e.g. `title`; empty for the document as a whole.
+    pub key: String,
 }
 
 fn problems(constitution: &Constitution) -> Vec<ProblemView> {
     constitution::validate(constitution)
         .into_iter()
-        .map(|problem| ProblemView {
-            field: problem.field.to_string(),
-            message: problem.message,
+        .map(|problem| {
+            let segments = &problem.field.0;
+            let index_after = |key: &str| {
+                segments.windows(2).find_map(|pair| match pair {
+                    [Segment::Key(k), Segment::Index(i)] if *k == key => Some(*i),
+                    _ => None,
+                })
+            };
+            let tier = index_after("tiers").and_then(|t| constitution.tiers.get(t));
+            let principle = tier
+                .zip(index_after("principles"))
+                .and_then(|(tier, p)| tier.principles.get(p));
+            let key = match segments.last() {
+                Some(Segment::Key(key)) => (*key).to_owned(),
+                _ => String::new(),
+            };
+            ProblemView {
+                field: problem.field.to_string(),
+                message: problem.message,
+                tier: tier.map(|t| t.id.clone()),
+                principle: principle.map(|p| p.id.clone()),
+                key,
+            }
         })
         .collect()
 }
@@ -436,7 +566,9 @@ pub async fn open_draft(
         })
         .await?;
     let slug = view.slug.clone();
-    state.update_settings(|settings| settings.last_open = Some(slug));
+    state
+        .update_settings_off_runtime(move |settings| settings.last_open = Some(slug))
+        .await?;
     Ok(view)
 }
 
@@ -606,4 +738,37 @@ pub async fn choose_save_file(
 #[tauri::command]
 pub async fn model_status(state: tauri::State<'_, AppState>) -> Result<ModelInfo, CommandError> {
     Ok(state.engine().await?.info().clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_name_the_tier_and_principle_they_are_in() {
+        let mut constitution = constitution::starter("Test");
+        constitution.tiers[3].principles[0].title.clear();
+        constitution.name.clear();
+        let found = problems(&constitution);
+        let title = found.iter().find(|p| p.key == "title").unwrap();
+        assert_eq!(title.field, "tiers[3].principles[0].title");
+        assert_eq!(title.tier.as_deref(), Some("helpfulness"));
+        assert_eq!(title.principle.as_deref(), Some("answer-the-question"));
+        let name = found.iter().find(|p| p.key == "name").unwrap();
+        assert_eq!(
+            (name.tier.as_deref(), name.principle.as_deref()),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn slugs_fall_back_when_a_name_has_no_ascii() {
+        assert_eq!(slug_or("Политика", "constitution"), "constitution");
+        assert_eq!(slug_or("Safety first!", "constitution"), "safety-first");
+        let file = Path::new("/x/Мой.toml");
+        assert_eq!(
+            slug_for(&constitution::starter("Политика"), file),
+            "constitution"
+        );
+    }
 }

@@ -45,13 +45,20 @@ fn main() {
             Ok(())
         })
         .on_window_event(|window, event| {
-            if let WindowEvent::CloseRequested { .. } = event {
+            if let WindowEvent::CloseRequested { api, .. } = event {
                 remember_window_size(window);
+                // The editor saves what is pending first, then closes the window itself.
+                if window.state::<AppState>().close_requested(window) {
+                    api.prevent_close();
+                }
             }
         })
         .invoke_handler(tauri::generate_handler![
             commands::startup,
             commands::set_theme,
+            commands::watch_close,
+            commands::close_window,
+            commands::cancel_close,
             commands::library,
             commands::create_constitution,
             commands::import_constitution,

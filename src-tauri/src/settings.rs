@@ -4,6 +4,7 @@
 //! renamed over the old one, so a crash leaves the old or the new settings. A missing or
 //! unreadable file means the defaults; nothing here stops the app from starting.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,8 @@ pub struct Settings {
     /// The slug of the constitution open when the app last closed.
     pub last_open: Option<String>,
     pub window: Option<WindowSize>,
+    /// Files the app was started with, and the library constitution each was imported as.
+    pub imports: BTreeMap<PathBuf, String>,
 }
 
 impl Settings {
@@ -88,6 +91,7 @@ mod tests {
                 height: 800.0,
                 maximized: false,
             }),
+            imports: BTreeMap::from([("/c.toml".into(), "c".into())]),
         };
         settings.save(&path).unwrap();
         assert_eq!(Settings::load(&path), settings);

@@ -814,19 +814,23 @@ impl Store {
     }
 
     /// `base` if no constitution (deleted ones included) has that id, else the first free
-    /// `base-2`, `base-3`, ….
+    /// `base-2`, `base-3`, … (cut to the id length limit).
     pub fn free_slug(&self, base: &str) -> Result<String> {
         let mut statement = self
             .connection
             .prepare_cached("SELECT 1 FROM constitutions WHERE slug = ?1")
             .map_err(|e| self.error(e))?;
-        let mut candidate = base.to_owned();
-        let mut n = 2;
-        while statement.exists([&candidate]).map_err(|e| self.error(e))? {
-            candidate = format!("{base}-{n}");
-            n += 1;
+        let mut failure = None;
+        let slug = crate::interchange::first_free_id(base, |candidate| {
+            statement.exists([candidate]).unwrap_or_else(|error| {
+                failure.get_or_insert(error);
+                false
+            })
+        });
+        match failure {
+            Some(error) => Err(self.error(error)),
+            None => Ok(slug),
         }
-        Ok(candidate)
     }
 
     /// Checks the whole file: SQLite's integrity check, and that every version's content still
@@ -1123,6 +1127,11 @@ mod tests {
         store.create("ga", &sample()).unwrap();
         store.create("ga-2", &sample()).unwrap();
         assert_eq!(store.free_slug("ga").unwrap(), "ga-3");
+        let long = "a".repeat(64);
+        store.create(&long, &sample()).unwrap();
+        let next = store.free_slug(&long).unwrap();
+        assert_eq!(next, format!("{}-2", "a".repeat(62)));
+        store.create(&next, &sample()).unwrap();
     }
 
     #[test]

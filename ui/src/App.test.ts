@@ -21,6 +21,7 @@ function backend(overrides: Record<string, (args: Record<string, unknown>) => un
     open_draft: ({ slug }) => ({ slug, constitution: sample(), state: cleanState() }),
     save_draft: () => cleanState(),
     set_theme: () => null,
+    watch_close: () => null,
     ...overrides,
   });
 }
@@ -59,6 +60,9 @@ describe("App", () => {
     press(document.body, "s", { ctrlKey: true });
     await settle();
     expect(byTestId(root, "commit-dialog")).toHaveLength(1);
+    // Inside the dialog, Ctrl+Z belongs to the message field, not the document.
+    press(byTestId(root, "commit-message")[0], "z", { ctrlKey: true });
+    expect(byTestId(root, "card-title")).toHaveLength(4);
     press(document.body, "F1");
     expect(root.textContent).toContain("Keyboard shortcuts");
   });

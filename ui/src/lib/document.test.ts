@@ -2,28 +2,43 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import * as doc from "./document";
 import { sample } from "../test/harness";
 
-const order = (c: ReturnType<typeof sample>) => c.tiers.map((t) => t.principles.map((p) => p.id));
+type Doc = ReturnType<typeof sample>;
+const order = (c: Doc) => c.tiers.map((t) => t.principles.map((p) => p.id));
+const get = (c: Doc, id: string) => c.tiers.flatMap((t) => t.principles).find((p) => p.id === id)!;
 
 describe("moving principles", () => {
   it("moves within a tier and across tier boundaries, stopping at the ends", () => {
     const c = sample();
-    expect(doc.movePrinciple(c, "no-harm", 1)).toEqual({ tier: 0, index: 1 });
+    const noHarm = get(c, "no-harm");
+    expect(doc.movePrinciple(c, noHarm, 1)).toEqual({ tier: 0, index: 1 });
     expect(order(c)).toEqual([["honest", "no-harm"], ["helpful"]]);
     // Past the bottom of Safety: to the top of Helpfulness.
-    expect(doc.movePrinciple(c, "no-harm", 1)).toEqual({ tier: 1, index: 0 });
+    expect(doc.movePrinciple(c, noHarm, 1)).toEqual({ tier: 1, index: 0 });
     expect(order(c)).toEqual([["honest"], ["no-harm", "helpful"]]);
     // Back up: to the end of Safety.
-    expect(doc.movePrinciple(c, "no-harm", -1)).toEqual({ tier: 0, index: 1 });
-    expect(doc.movePrinciple(c, "honest", -1)).toBeNull();
-    expect(doc.movePrinciple(sample(), "helpful", 1)).toBeNull();
+    expect(doc.movePrinciple(c, noHarm, -1)).toEqual({ tier: 0, index: 1 });
+    expect(doc.movePrinciple(c, get(c, "honest"), -1)).toBeNull();
+    const other = sample();
+    expect(doc.movePrinciple(other, get(other, "helpful"), 1)).toBeNull();
   });
 
   it("moves to a place in another tier and clamps the index", () => {
     const c = sample();
-    expect(doc.movePrincipleTo(c, "helpful", { tier: 0, index: 0 })).toEqual({ tier: 0, index: 0 });
+    const helpful = get(c, "helpful");
+    expect(doc.movePrincipleTo(c, helpful, { tier: 0, index: 0 })).toEqual({ tier: 0, index: 0 });
     expect(order(c)).toEqual([["helpful", "no-harm", "honest"], []]);
-    expect(doc.movePrincipleTo(c, "helpful", { tier: 1, index: 99 })).toEqual({ tier: 1, index: 0 });
-    expect(doc.movePrincipleTo(c, "ghost", { tier: 0, index: 0 })).toBeNull();
+    expect(doc.movePrincipleTo(c, helpful, { tier: 1, index: 99 })).toEqual({ tier: 1, index: 0 });
+    expect(doc.movePrincipleTo(c, get(sample(), "helpful"), { tier: 0, index: 0 })).toBeNull();
+  });
+
+  it("tells apart principles that share an id", () => {
+    const c = sample();
+    const twin = { ...get(c, "helpful") };
+    c.tiers[1].principles.push(twin);
+    expect(doc.movePrinciple(c, twin, -1)).toEqual({ tier: 1, index: 0 });
+    expect(c.tiers[1].principles[0]).toBe(twin);
+    expect(doc.removePrinciple(c, twin)).toEqual({ tier: 1, index: 0 });
+    expect(order(c)).toEqual([["no-harm", "honest"], ["helpful"]]);
   });
 
   it("adds principles with free ids and tiers that can be reordered and removed when empty", () => {
@@ -48,13 +63,14 @@ describe("moving principles", () => {
     expect(doc.matches(p, "  ")).toBe(true);
   });
 
-  it("finds problems at and under a field path", () => {
+  it("finds problems at a field path and by principle", () => {
     const problems = [
-      { field: "tiers[0].principles[1].title", message: "empty" },
-      { field: "tiers[0].principles[10].id", message: "bad" },
+      { field: "tiers[0].principles[1].title", message: "empty", tier: "safety", principle: "honest", key: "title" },
+      { field: "examples[0].prompt", message: "empty", key: "prompt" },
     ];
-    expect(doc.problemsAt(problems, "tiers[0].principles[1].title")).toEqual(["empty"]);
-    expect(doc.problemsUnder(problems, "tiers[0].principles[1]")).toHaveLength(1);
+    expect(doc.problemsAt(problems, "examples[0].prompt")).toEqual(["empty"]);
+    expect(doc.principleProblems(problems, "honest", "title")).toEqual(["empty"]);
+    expect(doc.principleProblems(problems, "honest", "statement")).toEqual([]);
   });
 });
 

@@ -26,57 +26,42 @@ export function normalize(constitution: Constitution): Constitution {
   return constitution;
 }
 
-/** The place of the first principle with `id`, or null. */
-export function findPrinciple(constitution: Constitution, id: string): Place | null {
-  for (let tier = 0; tier < constitution.tiers.length; tier++) {
-    const index = constitution.tiers[tier].principles.findIndex((p) => p.id === id);
-    if (index >= 0) return { tier, index };
-  }
-  return null;
-}
-
 export function principleAt(constitution: Constitution, place: Place): Principle {
   return constitution.tiers[place.tier].principles[place.index];
 }
 
-/** The field path of a principle as the core's validation names it. */
-export function principlePath(place: Place): string {
-  return `tiers[${place.tier}].principles[${place.index}]`;
-}
-
 /**
- * Moves the principle `id` one step up (`-1`, higher priority) or down (`+1`). Past the top or
- * bottom of its tier it moves into the neighbouring tier (to its end when going up, its start
- * when going down). Returns the new place, or null when it cannot move further.
+ * Moves `principle` one step up (`-1`, higher priority) or down (`+1`). Past the top or bottom
+ * of its tier it moves into the neighbouring tier (to its end when going up, its start when
+ * going down). Returns the new place, or null when it cannot move further.
  */
-export function movePrinciple(constitution: Constitution, id: string, step: -1 | 1): Place | null {
-  const from = findPrinciple(constitution, id);
+export function movePrinciple(constitution: Constitution, principle: Principle, step: -1 | 1): Place | null {
+  const from = placeOf(constitution, principle);
   if (!from) return null;
   const tiers = constitution.tiers;
-  const inTier = tiers[from.tier].principles;
   const index = from.index + step;
-  if (index >= 0 && index < inTier.length) {
-    return movePrincipleTo(constitution, id, { tier: from.tier, index });
+  if (index >= 0 && index < tiers[from.tier].principles.length) {
+    return movePrincipleTo(constitution, principle, { tier: from.tier, index });
   }
   const tier = from.tier + step;
   if (tier < 0 || tier >= tiers.length) return null;
-  return movePrincipleTo(constitution, id, {
+  return movePrincipleTo(constitution, principle, {
     tier,
     index: step < 0 ? tiers[tier].principles.length : 0,
   });
 }
 
 /**
- * Moves the principle `id` so that it ends at `to` (`to.index` counted after its removal,
- * clamped to the tier's length). Returns its new place, or null for an unknown id or tier.
+ * Moves `principle` so that it ends at `to` (`to.index` counted after its removal, clamped to
+ * the tier's length). Returns its new place, or null when it or the tier is not in the document.
  */
-export function movePrincipleTo(constitution: Constitution, id: string, to: Place): Place | null {
-  const from = findPrinciple(constitution, id);
+export function movePrincipleTo(constitution: Constitution, principle: Principle, to: Place): Place | null {
+  const from = placeOf(constitution, principle);
   const target = constitution.tiers[to.tier];
   if (!from || !target) return null;
-  const [principle] = constitution.tiers[from.tier].principles.splice(from.index, 1);
+  const [moved] = constitution.tiers[from.tier].principles.splice(from.index, 1);
   const index = Math.max(0, Math.min(to.index, target.principles.length));
-  target.principles.splice(index, 0, principle);
+  target.principles.splice(index, 0, moved);
   return { tier: to.tier, index };
 }
 
@@ -107,10 +92,10 @@ export function addPrinciple(constitution: Constitution, tier: number): Place {
   return { tier, index: principles.length - 1 };
 }
 
-export function removePrinciple(constitution: Constitution, id: string): Principle | null {
-  const place = findPrinciple(constitution, id);
-  if (!place) return null;
-  return constitution.tiers[place.tier].principles.splice(place.index, 1)[0];
+export function removePrinciple(constitution: Constitution, principle: Principle): Place | null {
+  const place = placeOf(constitution, principle);
+  if (place) constitution.tiers[place.tier].principles.splice(place.index, 1);
+  return place;
 }
 
 /** Adds an empty tier with a fresh id at the lowest priority; returns its index. */
@@ -151,16 +136,23 @@ export function matches(principle: Principle, query: string): boolean {
   );
 }
 
+/** The messages about field `key` of the principle `id`. */
+export function principleProblems(problems: Problem[], id: string, key: string): string[] {
+  return problems.filter((p) => p.principle === id && p.key === key).map((p) => p.message);
+}
+
+/** The place of `principle` (by identity), or null when the document no longer holds it. */
+export function placeOf(constitution: Constitution, principle: Principle): Place | null {
+  for (let tier = 0; tier < constitution.tiers.length; tier++) {
+    const index = constitution.tiers[tier].principles.indexOf(principle);
+    if (index >= 0) return { tier, index };
+  }
+  return null;
+}
+
 /** The problems at `path` itself (e.g. `tiers[0].principles[1].title`). */
 export function problemsAt(problems: Problem[], path: string): string[] {
   return problems.filter((p) => p.field === path).map((p) => p.message);
-}
-
-/** The problems at `path` or inside it. */
-export function problemsUnder(problems: Problem[], path: string): Problem[] {
-  return problems.filter(
-    (p) => p.field === path || p.field.startsWith(`${path}.`) || p.field.startsWith(`${path}[`),
-  );
 }
 
 /**
@@ -251,6 +243,13 @@ export class Autosaver {
       // A failed save stays pending; the saver reports the failure itself.
       this.run().catch(() => {});
     }, this.delayMs);
+  }
+
+  /** Drops what is pending (the document was replaced from the store). */
+  cancel(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.dirty = false;
   }
 
   async flush(): Promise<void> {

@@ -1,6 +1,6 @@
 // The one typed door to the Rust side: every command the window calls, with its argument and
 // result types. Components import from here, never from @tauri-apps/api directly.
-import { invoke } from "@tauri-apps/api/core";
+import { Channel, invoke } from "@tauri-apps/api/core";
 
 /** A command's failure, as the shell sends it: a stable `code` and a message for people. */
 export interface IpcError {
@@ -77,10 +77,17 @@ export interface Constitution {
   examples?: Example[];
 }
 
-/** A validation problem at a field path such as `tiers[0].principles[2].title`. */
+/**
+ * A validation problem at a field path such as `tiers[0].principles[2].title`, with the ids of
+ * the tier and principle it is in (which, unlike the indices, survive a reorder) and the
+ * field's own name (`title`).
+ */
 export interface Problem {
   field: string;
   message: string;
+  tier?: string | null;
+  principle?: string | null;
+  key?: string;
 }
 
 export interface DraftState {
@@ -227,6 +234,14 @@ export const ipc = {
   /** Which constitution to open, the theme, and where exports go. */
   startup: () => call<Startup>("startup"),
   setTheme: (theme: Theme) => call<void>("set_theme", { theme }),
+  /** Calls `onClose` when the user asks to close the window; answer with closeWindow or cancelClose. */
+  watchClose: (onClose: () => void) => {
+    const channel = new Channel<string>();
+    channel.onmessage = () => onClose();
+    return call<void>("watch_close", { onClose: channel });
+  },
+  closeWindow: () => call<void>("close_window"),
+  cancelClose: () => call<void>("cancel_close"),
   library: () => call<Library>("library"),
   createConstitution: (name: string) => call<string>("create_constitution", { name }),
   importConstitution: (path: string) => call<string>("import_constitution", { path }),

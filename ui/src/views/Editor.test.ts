@@ -68,7 +68,15 @@ describe("Editor", () => {
       has_changes: true,
       problems:
         c.tiers[0].principles[0].title === ""
-          ? [{ field: "tiers[0].principles[0].title", message: "must not be empty" }]
+          ? [
+              {
+                field: "tiers[0].principles[0].title",
+                message: "must not be empty",
+                tier: "safety",
+                principle: "no-harm",
+                key: "title",
+              },
+            ]
           : [],
     }));
     const title = root.querySelector<HTMLInputElement>("[name=title]")!;
@@ -81,10 +89,39 @@ describe("Editor", () => {
     expect(textOf(byTestId(root, "draft-state")[0])).toContain("1 problem to fix before committing");
     expect(textOf(byTestId(root, "draft-state")[0])).toContain("Uncommitted changes since v1");
 
+    // The marker follows the principle when it moves, before the next save answers.
+    press(card(root, "no-harm"), "ArrowDown", { altKey: true });
+    expect(card(root, "no-harm").classList.contains("invalid")).toBe(true);
+    expect(card(root, "honest").classList.contains("invalid")).toBe(false);
+
     type(title, "No harm");
     await vi.advanceTimersByTimeAsync(400);
     await settle();
     expect(byTestId(root, "field-error")).toHaveLength(0);
+  });
+
+  it("saves a change of the settings' selects", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const { root, saves } = await openEditor(sample());
+    Array.from(root.querySelectorAll("button"))
+      .find((b) => textOf(b) === "Constitution settings")!
+      .click();
+    await settle();
+    const rounds = root.querySelector<HTMLSelectElement>("[name=rounds]")!;
+    rounds.value = "3";
+    rounds.dispatchEvent(new Event("change", { bubbles: true }));
+    await vi.advanceTimersByTimeAsync(400);
+    expect((saves().at(-1)!.args.constitution as Constitution).preview.rounds).toBe(3);
+  });
+
+  it("keeps editing the same principle while its id is changed to another's", async () => {
+    const { root } = await openEditor(sample());
+    card(root, "honest").click();
+    await settle();
+    const id = root.querySelector<HTMLInputElement>("[name=id]")!;
+    type(id, "no-harm");
+    type(root.querySelector<HTMLInputElement>("[name=title]")!, "Honest, renamed");
+    expect(cardTitles(root)).toEqual(["No harm", "Honest, renamed", "Helpful"]);
   });
 
   it("undoes and redoes edits, a typing burst as one step", async () => {
