@@ -11,6 +11,8 @@ mod error;
 mod settings;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use preamble::data_dir::DataDir;
 use tauri::{LogicalSize, Manager, WindowEvent};
@@ -44,14 +46,16 @@ fn main() {
             }
             Ok(())
         })
-        .on_window_event(|window, event| {
-            if let WindowEvent::CloseRequested { api, .. } = event {
+        .on_window_event(|window, event| match event {
+            WindowEvent::Resized(_) => remember_window_size_soon(window),
+            WindowEvent::CloseRequested { api, .. } => {
                 remember_window_size(window);
                 // The editor saves what is pending first, then closes the window itself.
                 if window.state::<AppState>().close_requested(window) {
                     api.prevent_close();
                 }
             }
+            _ => {}
         })
         .invoke_handler(tauri::generate_handler![
             commands::startup,
@@ -85,6 +89,25 @@ fn main() {
         eprintln!("preamble-app: {error}");
         std::process::exit(1);
     }
+}
+
+/// How long the window keeps its size before a resize is saved.
+const RESIZE_SETTLE: Duration = Duration::from_millis(500);
+
+/// The latest resize; a pending save writes only when it is still the latest.
+static RESIZES: AtomicU64 = AtomicU64::new(0);
+
+/// Saves the window size once it has stopped changing for [`RESIZE_SETTLE`], so the size
+/// survives even a process that is killed rather than closed.
+fn remember_window_size_soon(window: &tauri::Window) {
+    let resize = RESIZES.fetch_add(1, Ordering::SeqCst) + 1;
+    let window = window.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(RESIZE_SETTLE);
+        if RESIZES.load(Ordering::SeqCst) == resize {
+            remember_window_size(&window);
+        }
+    });
 }
 
 /// Saves the window's size (in logical pixels) and whether it is maximized, for the next start.

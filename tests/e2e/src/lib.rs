@@ -91,6 +91,11 @@ impl App {
         }
         let data = fresh_data_dir()?;
         prepare(&DataDir::at(data.path()))?;
+        Self::start(suite, args, data).await
+    }
+
+    async fn start(suite: &str, args: &[&Path], data: tempfile::TempDir) -> Result<Self> {
+        let app = app_binary();
         let artifacts = target_dir().join("e2e").join(suite);
         std::fs::create_dir_all(&artifacts)
             .with_context(|| format!("cannot create {}", artifacts.display()))?;
@@ -174,6 +179,19 @@ impl App {
         bail!("`{css}` did not show the expected text within {WAIT:?}; last seen: {last:?}")
     }
 
+    /// Waits until the first element matching `css` has exactly `expected` as its text content
+    /// (trimmed). Unlike [`App::wait_for_text`], this reads the DOM, not what WebKitWebDriver
+    /// reports as rendered text (empty for the draggable principle cards).
+    pub async fn wait_for_content(&self, css: &str, expected: &str) -> Result<()> {
+        let script = format!(
+            "const e = document.querySelector({}); return e !== null && e.textContent.trim() === {};",
+            serde_json::json!(css),
+            serde_json::json!(expected)
+        );
+        self.wait_until(&format!("`{css}` shows {expected:?}"), &script)
+            .await
+    }
+
     /// The path of the artifact `name` in this suite's artifact folder.
     pub fn artifact(&self, name: &str) -> PathBuf {
         self.artifacts.join(name)
@@ -242,6 +260,25 @@ impl App {
         let path = self.artifacts.join(format!("{name}.png"));
         std::fs::write(&path, png).with_context(|| format!("cannot write {}", path.display()))?;
         Ok(path)
+    }
+
+    /// Ends this launch and starts the app again on the same data folder, as a user reopening
+    /// it would.
+    pub async fn relaunch(self, suite: &str, args: &[&Path]) -> Result<Self> {
+        let client = self.client.clone();
+        timed("closing the session", client.close()).await?;
+        let data = self.into_data();
+        Self::start(suite, args, data).await
+    }
+
+    fn into_data(mut self) -> tempfile::TempDir {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let placeholder = tempfile::Builder::new()
+            .prefix("preamble-e2e-done-")
+            .tempdir()
+            .expect("a temporary folder");
+        std::mem::replace(&mut self.data, placeholder)
     }
 
     /// Ends the WebDriver session, which closes the app.

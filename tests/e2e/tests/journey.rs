@@ -247,15 +247,9 @@ async fn markup_in_a_principle_is_shown_as_text_and_runs_nothing() {
     )
     .await
     .unwrap();
-    app.wait_until(
-        "the card shows the title",
-        &format!(
-            "return document.querySelector('[data-testid=card-title]').textContent === {};",
-            serde_json::json!(payload)
-        ),
-    )
-    .await
-    .unwrap();
+    app.wait_for_content("[data-testid=card-title]", payload)
+        .await
+        .unwrap();
     let found = app
         .eval(
             "return {
