@@ -393,7 +393,8 @@ pub fn formats() -> Vec<FormatInfo> {
         .collect()
 }
 
-/// Writes `reference` (`draft`, a version number or a tag) of `slug` to `path` in `format`.
+/// Writes `reference` (`draft`, a version number or a tag) of `slug` to `path` in `format`,
+/// replacing an existing file only when `overwrite`.
 #[tauri::command]
 pub async fn export_constitution(
     state: tauri::State<'_, AppState>,
@@ -401,6 +402,7 @@ pub async fn export_constitution(
     reference: String,
     format: String,
     path: PathBuf,
+    overwrite: bool,
 ) -> Result<(), CommandError> {
     let format: Format = format
         .parse()
@@ -416,15 +418,28 @@ pub async fn export_constitution(
                 &resolved.constitution,
             );
             let text = interchange::export_any(&resolved.constitution, format, &provenance)?;
-            write_file(&path, &text)
+            write_file(&path, &text, overwrite)
         })
         .await
 }
 
-fn write_file(path: &Path, text: &str) -> Result<(), CommandError> {
-    std::fs::write(path, text).map_err(|error| {
-        CommandError::new("io", format!("cannot write {}: {error}", path.display()))
-    })
+/// Writes `text` to `path`; an existing file is replaced only when `overwrite`, else the error
+/// has the code `file_exists` so the UI can ask.
+fn write_file(path: &Path, text: &str, overwrite: bool) -> Result<(), CommandError> {
+    let io = |error: std::io::Error| match error.kind() {
+        std::io::ErrorKind::AlreadyExists => {
+            CommandError::new("file_exists", format!("{} already exists", path.display()))
+        }
+        _ => CommandError::new("io", format!("cannot write {}: {error}", path.display())),
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .create_new(!overwrite)
+        .truncate(true)
+        .open(path)
+        .map_err(io)?;
+    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io)
 }
 
 fn resolve(store: &Store, slug: &str, reference: &str) -> Result<Resolved, CommandError> {
@@ -679,7 +694,8 @@ pub async fn diff_revisions(
         .await
 }
 
-/// Writes the Markdown change report of a diff to `path`.
+/// Writes the Markdown change report of a diff to `path`, replacing an existing file only when
+/// `overwrite`.
 #[tauri::command]
 pub async fn export_diff_markdown(
     state: tauri::State<'_, AppState>,
@@ -687,12 +703,13 @@ pub async fn export_diff_markdown(
     old: String,
     new: String,
     path: PathBuf,
+    overwrite: bool,
 ) -> Result<(), CommandError> {
     state
         .with_store(move |store| {
             let view = diff_of(store, &slug, &old, &new)?;
             let report = diff::render_markdown(&view.diff, &view.old_label, &view.new_label);
-            write_file(&path, &report)
+            write_file(&path, &report, overwrite)
         })
         .await
 }
@@ -759,6 +776,20 @@ mod tests {
             (name.tier.as_deref(), name.principle.as_deref()),
             (None, None)
         );
+    }
+
+    #[test]
+    fn exports_replace_a_file_only_when_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.md");
+        write_file(&path, "first", false).unwrap();
+        let error = write_file(&path, "second", false).unwrap_err();
+        assert_eq!(error.code, "file_exists");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "first");
+        write_file(&path, "third", true).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "third");
+        let error = write_file(&dir.path().join("missing/out.md"), "x", true).unwrap_err();
+        assert_eq!(error.code, "io");
     }
 
     #[test]

@@ -103,6 +103,43 @@ describe("App", () => {
     expect(calls.map((c) => c.command)).toContain("restore_constitution");
   });
 
+  it("exports a chosen version in a chosen format to the suggested file", async () => {
+    const calls = backend({
+      history: () => [
+        { number: 2, hash: "b".repeat(64), parent: 1, message: "second", author: "me", created_ms: 0, tags: [] },
+      ],
+      formats: () => [
+        { name: "toml", description: "Preamble TOML", extension: "toml", importable: true },
+        { name: "anthropic", description: "Anthropic JSON", extension: "json", importable: true },
+      ],
+      export_constitution: () => null,
+    });
+    const root = await render(App, {});
+    Array.from(root.querySelectorAll("button"))
+      .find((b) => textOf(b) === "Export…")!
+      .click();
+    await settle();
+    await settle();
+    const panel = byTestId(root, "export-panel")[0];
+    const [revision, format] = Array.from(panel.querySelectorAll("select"));
+    revision.value = "2";
+    revision.dispatchEvent(new Event("change", { bubbles: true }));
+    format.value = "anthropic";
+    format.dispatchEvent(new Event("change", { bubbles: true }));
+    await settle();
+    panel.querySelector<HTMLButtonElement>("button[type=submit]")!.click();
+    await settle();
+    await settle();
+    expect(calls.find((c) => c.command === "export_constitution")?.args).toEqual({
+      slug: "test",
+      reference: "2",
+      format: "anthropic",
+      path: "/home/me/test.anthropic.json",
+      overwrite: false,
+    });
+    expect(textOf(byTestId(root, "library-notice")[0])).toBe("Exported “test” (v2) to /home/me/test.anthropic.json. ×");
+  });
+
   it("shows a diff's move and word changes as text, side by side and unified", async () => {
     const diff: DiffView = {
       old_label: "test@1",
@@ -148,7 +185,10 @@ describe("App", () => {
       startup: () => ({ open: "test", notice: null, theme: "system", export_folder: "/home/me" }),
       history: () => versions,
       diff_revisions: () => diff,
-      export_diff_markdown: () => null,
+      export_diff_markdown: ({ overwrite }) => {
+        if (!overwrite) throw { code: "file_exists", message: "/home/me/test-v1-to-v2.md already exists" };
+        return null;
+      },
     });
     const root = await render(App, {});
     await settle();
@@ -170,11 +210,15 @@ describe("App", () => {
     expect((byTestId(root, "export-path")[0] as HTMLInputElement).value).toBe("/home/me/test-v1-to-v2.md");
     byTestId(root, "export-markdown")[0].click();
     await settle();
-    expect(calls.find((c) => c.command === "export_diff_markdown")?.args).toEqual({
-      slug: "test",
-      old: "1",
-      new: "2",
-      path: "/home/me/test-v1-to-v2.md",
-    });
+    expect(textOf(byTestId(root, "confirm-replace")[0])).toContain("already exists");
+    Array.from(root.querySelectorAll("button"))
+      .find((b) => textOf(b) === "Replace it")!
+      .click();
+    await settle();
+    expect(calls.filter((c) => c.command === "export_diff_markdown").map((c) => c.args)).toEqual([
+      { slug: "test", old: "1", new: "2", path: "/home/me/test-v1-to-v2.md", overwrite: false },
+      { slug: "test", old: "1", new: "2", path: "/home/me/test-v1-to-v2.md", overwrite: true },
+    ]);
+    expect(textOf(byTestId(root, "export-done")[0])).toBe("Saved the change report to /home/me/test-v1-to-v2.md.");
   });
 });

@@ -246,8 +246,9 @@ export const ipc = {
   createConstitution: (name: string) => call<string>("create_constitution", { name }),
   importConstitution: (path: string) => call<string>("import_constitution", { path }),
   formats: () => call<FormatInfo[]>("formats"),
-  exportConstitution: (slug: string, reference: Reference, format: string, path: string) =>
-    call<void>("export_constitution", { slug, reference, format, path }),
+  /** Fails with code `file_exists` when `path` exists and `overwrite` is false. */
+  exportConstitution: (slug: string, reference: Reference, format: string, path: string, overwrite: boolean) =>
+    call<void>("export_constitution", { slug, reference, format, path, overwrite }),
   forkConstitution: (slug: string, newName: string) =>
     call<string>("fork_constitution", { slug, newName }),
   deleteConstitution: (slug: string) => call<void>("delete_constitution", { slug }),
@@ -264,8 +265,9 @@ export const ipc = {
     call<void>("tag_version", { slug, name, number }),
   diffRevisions: (slug: string, old: Reference, next: Reference) =>
     call<DiffView>("diff_revisions", { slug, old, new: next }),
-  exportDiffMarkdown: (slug: string, old: Reference, next: Reference, path: string) =>
-    call<void>("export_diff_markdown", { slug, old, new: next, path }),
+  /** Fails with code `file_exists` when `path` exists and `overwrite` is false. */
+  exportDiffMarkdown: (slug: string, old: Reference, next: Reference, path: string, overwrite: boolean) =>
+    call<void>("export_diff_markdown", { slug, old, new: next, path, overwrite }),
   /** Opens the system's file dialog; null when the user cancels. */
   chooseImportFile: () => call<string | null>("choose_import_file"),
   chooseSaveFile: (suggested: string) => call<string | null>("choose_save_file", { suggested }),
