@@ -213,6 +213,16 @@ async fn create_edit_reorder_commit_diff_and_export() {
         );
     }
 
+    // The dark theme, for the screenshots.
+    app.click("[data-testid=theme]").await.unwrap();
+    app.click("[data-testid=theme]").await.unwrap();
+    app.wait_for_text("[data-testid=theme]", |t| t == "Theme: dark")
+        .await
+        .unwrap();
+    app.screenshot("diff-dark").await.unwrap();
+    app.click("[data-testid=tab-editor]").await.unwrap();
+    app.screenshot("editor-dark").await.unwrap();
+
     // The store holds what the window did.
     let store =
         preamble::store::Store::open(&preamble::store::Store::default_path(&app.data_dir()))
