@@ -1,0 +1,56 @@
+import { afterEach, describe, expect, it } from "vitest";
+import Diff from "./Diff.svelte";
+import type { DiffView, PrincipleChange } from "../lib/ipc";
+import { byTestId, cleanup, fakeBackend, render, settle } from "../test/harness";
+
+afterEach(cleanup);
+
+const edited = (n: number): PrincipleChange => ({
+  kind: "changed",
+  id: `p-${n}`,
+  title: `Principle ${n}`,
+  at: { tier_id: "t", tier_name: "Tier", position: n + 1 },
+  renamed_from: null,
+  moved: null,
+  fields: [
+    {
+      field: "statement",
+      old: "a",
+      new: "b",
+      inline: [
+        { kind: "delete", text: "a" },
+        { kind: "insert", text: "b" },
+      ],
+    },
+  ],
+});
+
+describe("Diff", () => {
+  it("paints the first changes of a large diff first, then the rest", async () => {
+    const view: DiffView = {
+      old_label: "c@1",
+      new_label: "c@2",
+      diff: {
+        summary: { added: 0, removed: 0, renamed: 0, moved: 0, edited: 60, tiers_changed: 0, examples_changed: 0, metadata_changed: 0 },
+        metadata: [],
+        tiers: [],
+        examples: [],
+        principles: Array.from({ length: 60 }, (_, n) => edited(n)),
+      },
+    };
+    fakeBackend({
+      history: () => [
+        { number: 2, hash: "b", parent: 1, message: "two", author: "me", created_ms: 0, tags: [] },
+        { number: 1, hash: "a", parent: null, message: "one", author: "me", created_ms: 0, tags: [] },
+      ],
+      diff_revisions: () => view,
+    });
+    const root = await render(Diff, { slug: "c", exportFolder: "/x" });
+    await settle();
+    expect(byTestId(root, "principle-change")).toHaveLength(25);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await settle();
+    expect(byTestId(root, "principle-change")).toHaveLength(60);
+    expect(byTestId(root, "diff-ms")[0].dataset.ms).toMatch(/^\d+$/);
+  });
+});
