@@ -1,7 +1,20 @@
 import { afterEach, describe, expect, it } from "vitest";
 import App from "./App.svelte";
 import type { DiffView, Library } from "./lib/ipc";
-import { byTestId, cleanState, cleanup, fakeBackend, model, press, render, sample, settle, textOf, type } from "./test/harness";
+import {
+  byTestId,
+  cleanState,
+  cleanup,
+  fakeBackend,
+  model,
+  press,
+  render,
+  sample,
+  settle,
+  textOf,
+  type,
+  versions,
+} from "./test/harness";
 
 afterEach(cleanup);
 
@@ -105,9 +118,7 @@ describe("App", () => {
 
   it("exports a chosen version in a chosen format to the suggested file", async () => {
     const calls = backend({
-      history: () => [
-        { number: 2, hash: "b".repeat(64), parent: 1, message: "second", author: "me", created_ms: 0, tags: [] },
-      ],
+      history: () => versions(2),
       formats: () => [
         { name: "toml", description: "Preamble TOML", extension: "toml", importable: true },
         { name: "anthropic", description: "Anthropic JSON", extension: "json", importable: true },
@@ -177,13 +188,9 @@ describe("App", () => {
         ],
       },
     };
-    const versions = [
-      { number: 2, hash: "b".repeat(64), parent: 1, message: "second", author: "me", created_ms: 0, tags: [] },
-      { number: 1, hash: "a".repeat(64), parent: null, message: "first", author: "me", created_ms: 0, tags: [] },
-    ];
     const calls = backend({
       startup: () => ({ open: "test", notice: null, theme: "system", export_folder: "/home/me" }),
-      history: () => versions,
+      history: () => versions(2),
       diff_revisions: () => diff,
       export_diff_markdown: ({ overwrite }) => {
         if (!overwrite) throw { code: "file_exists", message: "/home/me/test-v1-to-v2.md already exists" };

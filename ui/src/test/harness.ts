@@ -2,7 +2,7 @@
 // door the app uses), records every call, and lets pending promises and renders settle.
 import { flushSync, mount, unmount, type Component } from "svelte";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
-import type { Constitution, DraftState, ModelInfo } from "../lib/ipc";
+import type { Constitution, DraftState, ModelInfo, VersionInfo } from "../lib/ipc";
 
 export type Handler = (args: Record<string, unknown>) => unknown;
 
@@ -106,3 +106,18 @@ export const model: ModelInfo = {
   device: "CPU (Test CPU)",
   gpu_layers: 0,
 };
+
+/** A history of `count` versions, newest first, as the `history` command answers. */
+export const versions = (count: number): VersionInfo[] =>
+  Array.from({ length: count }, (_, i) => {
+    const number = count - i;
+    return {
+      number,
+      hash: String(number).repeat(64).slice(0, 64),
+      parent: number > 1 ? number - 1 : null,
+      message: `version ${number}`,
+      author: "me",
+      created_ms: 0,
+      tags: [],
+    };
+  });

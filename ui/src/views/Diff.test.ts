@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import Diff from "./Diff.svelte";
 import type { DiffView, PrincipleChange } from "../lib/ipc";
-import { byTestId, cleanup, fakeBackend, render, settle } from "../test/harness";
+import { byTestId, cleanup, fakeBackend, render, settle, versions } from "../test/harness";
 
 afterEach(cleanup);
 
@@ -39,10 +39,7 @@ describe("Diff", () => {
       },
     };
     fakeBackend({
-      history: () => [
-        { number: 2, hash: "b", parent: 1, message: "two", author: "me", created_ms: 0, tags: [] },
-        { number: 1, hash: "a", parent: null, message: "one", author: "me", created_ms: 0, tags: [] },
-      ],
+      history: () => versions(2),
       diff_revisions: () => view,
     });
     const root = await render(Diff, { slug: "c", exportFolder: "/x" });

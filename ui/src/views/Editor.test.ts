@@ -178,6 +178,36 @@ describe("Editor", () => {
     expect(cardTitles(root)).toEqual(["Helpful", "No harm", "Honest"]);
   });
 
+  it("commits after saving what is pending, and shows the core's refusal", async () => {
+    let refuse = true;
+    const calls = fakeBackend({
+      open_draft: ({ slug }) => ({ slug, constitution: sample(), state: cleanState() }),
+      save_draft: () => ({ ...cleanState(), has_changes: true }),
+      commit_draft: ({ message }) => {
+        if (refuse) throw { code: "invalid_draft", message: "`test`: the draft is not valid and cannot be committed" };
+        return { number: 2, hash: "c".repeat(64), parent: 1, message, author: "me", created_ms: 0, tags: [] };
+      },
+    });
+    const root = await render(Editor, { slug: "test" });
+    type(root.querySelector<HTMLInputElement>("[name=title]")!, "Edited");
+    byTestId(root, "commit-open")[0].click();
+    await settle();
+    expect(document.activeElement).toBe(byTestId(root, "commit-message")[0]);
+    type(byTestId(root, "commit-message")[0] as HTMLTextAreaElement, "Tighten safety");
+    byTestId(root, "commit-confirm")[0].click();
+    await settle();
+    await settle();
+    expect(textOf(byTestId(root, "commit-error")[0])).toContain("not valid");
+    refuse = false;
+    byTestId(root, "commit-confirm")[0].click();
+    await settle();
+    await settle();
+    const order = calls.map((c) => c.command).filter((c) => c !== "open_draft");
+    expect(order).toEqual(["save_draft", "commit_draft", "commit_draft"]);
+    expect(byTestId(root, "commit-dialog")).toHaveLength(0);
+    expect(textOf(byTestId(root, "draft-state")[0])).toMatch(/^No changes since v2/);
+  });
+
   it("filters cards by search", async () => {
     const { root } = await openEditor(sample());
     type(byTestId(root, "search")[0] as HTMLInputElement, "hon");
