@@ -213,6 +213,30 @@ async fn create_edit_reorder_commit_diff_and_export() {
         );
     }
 
+    // History: tag v2, then check v1 out into the draft (clean, so nothing is asked).
+    app.click("[data-testid=tab-history]").await.unwrap();
+    app.click("[data-testid=version]:first-child [data-testid=tag-open]")
+        .await
+        .unwrap();
+    app.fill("[data-testid=tag-name]", "workshop").await.unwrap();
+    app.click("[data-testid=tag-confirm]").await.unwrap();
+    app.wait_for_text("[data-testid=version]:first-child .tag", |t| t == "workshop")
+        .await
+        .unwrap();
+    app.click("[data-testid=version]:nth-child(2) [data-testid=checkout]")
+        .await
+        .unwrap();
+    app.wait_for_text("[data-testid=history-notice]", |t| {
+        t == "Checked out v1 into the draft."
+    })
+    .await
+    .unwrap();
+    app.click("[data-testid=tab-editor]").await.unwrap();
+    assert_eq!(
+        card_titles(&app).await,
+        ["Avoid serious harm", "Be candid", "Respect privacy", "Answer what was asked"]
+    );
+
     // The dark theme, for the screenshots.
     app.click("[data-testid=theme]").await.unwrap();
     app.click("[data-testid=theme]").await.unwrap();
