@@ -218,11 +218,15 @@ async fn create_edit_reorder_commit_diff_and_export() {
     app.click("[data-testid=version]:first-child [data-testid=tag-open]")
         .await
         .unwrap();
-    app.fill("[data-testid=tag-name]", "workshop").await.unwrap();
-    app.click("[data-testid=tag-confirm]").await.unwrap();
-    app.wait_for_text("[data-testid=version]:first-child .tag", |t| t == "workshop")
+    app.fill("[data-testid=tag-name]", "workshop")
         .await
         .unwrap();
+    app.click("[data-testid=tag-confirm]").await.unwrap();
+    app.wait_for_text("[data-testid=version]:first-child .tag", |t| {
+        t == "workshop"
+    })
+    .await
+    .unwrap();
     app.click("[data-testid=version]:nth-child(2) [data-testid=checkout]")
         .await
         .unwrap();
@@ -234,7 +238,12 @@ async fn create_edit_reorder_commit_diff_and_export() {
     app.click("[data-testid=tab-editor]").await.unwrap();
     assert_eq!(
         card_titles(&app).await,
-        ["Avoid serious harm", "Be candid", "Respect privacy", "Answer what was asked"]
+        [
+            "Avoid serious harm",
+            "Be candid",
+            "Respect privacy",
+            "Answer what was asked"
+        ]
     );
 
     // The dark theme, for the screenshots.
@@ -243,9 +252,12 @@ async fn create_edit_reorder_commit_diff_and_export() {
     app.wait_for_text("[data-testid=theme]", |t| t == "Theme: dark")
         .await
         .unwrap();
-    app.screenshot("diff-dark").await.unwrap();
-    app.click("[data-testid=tab-editor]").await.unwrap();
     app.screenshot("editor-dark").await.unwrap();
+    app.click("[data-testid=tab-diff]").await.unwrap();
+    app.wait_for_text("[data-testid=move]", |t| t.starts_with("Moved"))
+        .await
+        .unwrap();
+    app.screenshot("diff-dark").await.unwrap();
 
     // The store holds what the window did.
     let store =
