@@ -7,7 +7,7 @@ const COMMANDS: &[&str] = &[
     "set_theme",
     "watch_close",
     "close_window",
-    "cancel_close",
+    "acknowledge_close",
     "library",
     "create_constitution",
     "import_constitution",

@@ -3,7 +3,7 @@
 //! runtime; the model lives on the core's engine thread ([`Engine`]), which takes its jobs.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -34,15 +34,19 @@ pub struct AppState {
 }
 
 /// How closing the window waits for the editor to save: the window announces a close request
-/// on the channel the UI registered, and closes once the UI says it has saved, or after
-/// [`CLOSE_GRACE`] when the UI does not answer.
+/// on the channel the UI registered; the UI acknowledges it at once ([`acknowledge_close`]),
+/// saves, and closes the window itself ([`close_window`]). A request the UI does not
+/// acknowledge within [`CLOSE_GRACE`] (a hung page) closes the window anyway.
 #[derive(Default)]
 struct CloseWatch {
     channel: Mutex<Option<Channel<String>>>,
-    pending: Arc<AtomicBool>,
+    /// Whether a request waits for its acknowledgement.
+    unanswered: Arc<AtomicBool>,
+    /// The number of the latest request; a fallback acts only for its own request.
+    latest: Arc<AtomicU64>,
 }
 
-/// How long a close request waits for the UI to save.
+/// How long a close request waits for the UI to acknowledge it.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs `work` on a blocking thread.
@@ -99,18 +103,23 @@ impl AppState {
         let Some(channel) = channel.as_ref() else {
             return false;
         };
-        if self.close.pending.swap(true, Ordering::SeqCst) {
+        if self.close.unanswered.swap(true, Ordering::SeqCst) {
             return true;
         }
         if channel.send("close".to_owned()).is_err() {
-            self.close.pending.store(false, Ordering::SeqCst);
+            self.close.unanswered.store(false, Ordering::SeqCst);
             return false;
         }
-        let pending = Arc::clone(&self.close.pending);
+        let request = self.close.latest.fetch_add(1, Ordering::SeqCst) + 1;
+        let (unanswered, latest) = (
+            Arc::clone(&self.close.unanswered),
+            Arc::clone(&self.close.latest),
+        );
         let window = window.clone();
         std::thread::spawn(move || {
             std::thread::sleep(CLOSE_GRACE);
-            if pending.swap(false, Ordering::SeqCst) {
+            if latest.load(Ordering::SeqCst) == request && unanswered.swap(false, Ordering::SeqCst)
+            {
                 tracing::warn!("the window did not answer the close request; closing");
                 let _ = window.destroy();
             }
@@ -205,7 +214,7 @@ pub async fn startup(state: tauri::State<'_, AppState>) -> Result<Startup, Comma
     let last_open = settings.last_open.clone();
     let imported = opened_with
         .as_ref()
-        .and_then(|file| settings.imports.get(file).cloned());
+        .and_then(|file| settings.imports.get(&*file.to_string_lossy()).cloned());
     let (open, notice) = state
         .with_store(move |store| {
             let listed = store.list()?;
@@ -224,7 +233,9 @@ pub async fn startup(state: tauri::State<'_, AppState>) -> Result<Startup, Comma
     if let (Some(file), Some(slug)) = (state.opened_with.clone(), open.clone()) {
         state
             .update_settings_off_runtime(move |settings| {
-                settings.imports.insert(file, slug);
+                settings
+                    .imports
+                    .insert(file.to_string_lossy().into_owned(), slug);
             })
             .await?;
     }
@@ -290,7 +301,8 @@ pub async fn set_theme(
 }
 
 /// Registers the channel on which the window hears that the user asked to close it; the UI
-/// then saves and calls [`close_window`] (or [`cancel_close`] when saving failed).
+/// then calls [`acknowledge_close`], saves, and calls [`close_window`] (or keeps the window
+/// open and says why, when saving failed).
 #[tauri::command]
 pub fn watch_close(state: tauri::State<'_, AppState>, on_close: Channel<String>) {
     *lock(&state.close.channel) = Some(on_close);
@@ -298,20 +310,16 @@ pub fn watch_close(state: tauri::State<'_, AppState>, on_close: Channel<String>)
 
 /// Closes the window after the UI has saved.
 #[tauri::command]
-pub fn close_window(
-    state: tauri::State<'_, AppState>,
-    window: tauri::Window,
-) -> Result<(), CommandError> {
-    state.close.pending.store(false, Ordering::SeqCst);
+pub fn close_window(window: tauri::Window) -> Result<(), CommandError> {
     window
         .destroy()
         .map_err(|error| CommandError::new("internal", error.to_string()))
 }
 
-/// Keeps the window open: the UI could not save, and says why itself.
+/// The UI has heard the close request and is saving: no fallback close.
 #[tauri::command]
-pub fn cancel_close(state: tauri::State<'_, AppState>) {
-    state.close.pending.store(false, Ordering::SeqCst);
+pub fn acknowledge_close(state: tauri::State<'_, AppState>) {
+    state.close.unanswered.store(false, Ordering::SeqCst);
 }
 
 /// The library: constitutions and the trash.
@@ -432,14 +440,24 @@ fn write_file(path: &Path, text: &str, overwrite: bool) -> Result<(), CommandErr
         }
         _ => CommandError::new("io", format!("cannot write {}: {error}", path.display())),
     };
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .create_new(!overwrite)
-        .truncate(true)
-        .open(path)
-        .map_err(io)?;
-    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io)
+    if !overwrite {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(io)?;
+        return std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io);
+    }
+    // Written beside it and renamed over it: a failed write leaves the old file whole.
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".preamble-tmp");
+    let temporary = PathBuf::from(temporary);
+    std::fs::write(&temporary, text)
+        .and_then(|()| std::fs::rename(&temporary, path))
+        .map_err(|error| {
+            let _ = std::fs::remove_file(&temporary);
+            io(error)
+        })
 }
 
 fn resolve(store: &Store, slug: &str, reference: &str) -> Result<Resolved, CommandError> {

@@ -27,10 +27,11 @@ fn main() {
     {
         eprintln!("cannot write logs to {}: {error}", data.logs().display());
     }
-    let constitution = std::env::args_os()
-        .nth(1)
-        .map(PathBuf::from)
-        .map(|path| std::path::absolute(&path).unwrap_or(path));
+    let constitution = std::env::args_os().nth(1).map(PathBuf::from).map(|path| {
+        std::fs::canonicalize(&path)
+            .or_else(|_| std::path::absolute(&path))
+            .unwrap_or(path)
+    });
     tracing::info!(?constitution, "starting");
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
@@ -62,7 +63,7 @@ fn main() {
             commands::set_theme,
             commands::watch_close,
             commands::close_window,
-            commands::cancel_close,
+            commands::acknowledge_close,
             commands::library,
             commands::create_constitution,
             commands::import_constitution,
@@ -112,13 +113,18 @@ fn remember_window_size_soon(window: &tauri::Window) {
 
 /// Saves the window's size (in logical pixels) and whether it is maximized, for the next start.
 fn remember_window_size(window: &tauri::Window) {
-    let (Ok(size), Ok(scale), Ok(maximized)) = (
+    let (Ok(size), Ok(scale), Ok(maximized), Ok(minimized)) = (
         window.inner_size(),
         window.scale_factor(),
         window.is_maximized(),
+        window.is_minimized(),
     ) else {
         return;
     };
+    // A minimized window reports no useful size; keep the last one.
+    if minimized || size.width == 0 || size.height == 0 {
+        return;
+    }
     let size = size.to_logical::<f64>(scale);
     window.state::<AppState>().update_settings(|settings| {
         // A maximized window keeps the size it had before, for when it is restored.

@@ -37,8 +37,9 @@ pub struct Settings {
     /// The slug of the constitution open when the app last closed.
     pub last_open: Option<String>,
     pub window: Option<WindowSize>,
-    /// Files the app was started with, and the library constitution each was imported as.
-    pub imports: BTreeMap<PathBuf, String>,
+    /// Files the app was started with (absolute paths, as text), and the library constitution
+    /// each was imported as.
+    pub imports: BTreeMap<String, String>,
 }
 
 impl Settings {

@@ -80,6 +80,60 @@ describe("App", () => {
     expect(root.textContent).toContain("Keyboard shortcuts");
   });
 
+  it("saves before the window closes, and stays open with a choice when it cannot save", async () => {
+    let onClose: ((message: string) => void) | null = null;
+    let failSaves = false;
+    const calls = backend({
+      startup: () => ({ open: "test", notice: null, theme: "system", export_folder: "/x" }),
+      watch_close: ({ onClose: channel }) => {
+        onClose = (channel as { onmessage: (message: string) => void }).onmessage;
+        return null;
+      },
+      acknowledge_close: () => null,
+      close_window: () => null,
+      save_draft: () => {
+        if (failSaves) throw { code: "store", message: "disk full" };
+        return cleanState();
+      },
+    });
+    const root = await render(App, {});
+    await settle();
+    type(root.querySelector<HTMLInputElement>("[name=title]")!, "Typed just before closing");
+    onClose!("close");
+    await settle();
+    await settle();
+    const sequence = calls.map((c) => c.command).filter((c) => ["acknowledge_close", "save_draft", "close_window"].includes(c));
+    expect(sequence).toEqual(["acknowledge_close", "save_draft", "close_window"]);
+
+    failSaves = true;
+    type(root.querySelector<HTMLInputElement>("[name=title]")!, "Cannot be saved");
+    onClose!("close");
+    await settle();
+    await settle();
+    expect(textOf(byTestId(root, "close-blocked")[0])).toContain("could not be saved");
+    expect(calls.filter((c) => c.command === "close_window")).toHaveLength(1);
+    Array.from(root.querySelectorAll("button"))
+      .find((b) => textOf(b) === "Close without saving")!
+      .click();
+    await settle();
+    expect(calls.filter((c) => c.command === "close_window")).toHaveLength(2);
+  });
+
+  it("keeps Tab inside a dialog", async () => {
+    backend();
+    const root = await render(App, {});
+    press(document.body, "F1");
+    await settle();
+    const dialog = root.querySelector<HTMLElement>("[role=dialog]")!;
+    const close = Array.from(dialog.querySelectorAll("button")).at(-1)!;
+    expect(document.activeElement).toBe(close);
+    press(close, "Tab");
+    expect(dialog.contains(document.activeElement)).toBe(true);
+    press(dialog, "Escape");
+    await settle();
+    expect(root.querySelector("[role=dialog]")).toBeNull();
+  });
+
   it("shows a failed load as an error with the core's message", async () => {
     backend({
       startup: () => ({ open: "test", notice: null, theme: "system", export_folder: "/x" }),

@@ -234,14 +234,17 @@ export const ipc = {
   /** Which constitution to open, the theme, and where exports go. */
   startup: () => call<Startup>("startup"),
   setTheme: (theme: Theme) => call<void>("set_theme", { theme }),
-  /** Calls `onClose` when the user asks to close the window; answer with closeWindow or cancelClose. */
+  /**
+   * Calls `onClose` when the user asks to close the window. Answer with acknowledgeClose at once
+   * (else the window closes by itself after a few seconds), then closeWindow once saved.
+   */
   watchClose: (onClose: () => void) => {
     const channel = new Channel<string>();
     channel.onmessage = () => onClose();
     return call<void>("watch_close", { onClose: channel });
   },
   closeWindow: () => call<void>("close_window"),
-  cancelClose: () => call<void>("cancel_close"),
+  acknowledgeClose: () => call<void>("acknowledge_close"),
   library: () => call<Library>("library"),
   createConstitution: (name: string) => call<string>("create_constitution", { name }),
   importConstitution: (path: string) => call<string>("import_constitution", { path }),
