@@ -5,6 +5,7 @@ import {
   byTestId,
   cleanState,
   cleanup,
+  diffSummary,
   fakeBackend,
   model,
   press,
@@ -210,7 +211,7 @@ describe("App", () => {
       old_label: "test@1",
       new_label: "test@2",
       diff: {
-        summary: { added: 0, removed: 0, renamed: 0, moved: 1, edited: 1, tiers_changed: 0, examples_changed: 0, metadata_changed: 0 },
+        summary: diffSummary({ moved: 1, edited: 1 }),
         metadata: [],
         tiers: [],
         examples: [],

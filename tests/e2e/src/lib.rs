@@ -192,6 +192,15 @@ impl App {
             .await
     }
 
+    /// Creates a constitution named `name` from the library and waits for the editor to open it.
+    pub async fn create_constitution(&self, name: &str) -> Result<()> {
+        self.fill("[data-testid=new-name]", name).await?;
+        self.click("[data-testid=create]").await?;
+        self.wait_for_text("[data-testid=editor-title]", |t| t == name)
+            .await
+            .map(drop)
+    }
+
     /// The path of the artifact `name` in this suite's artifact folder.
     pub fn artifact(&self, name: &str) -> PathBuf {
         self.artifacts.join(name)

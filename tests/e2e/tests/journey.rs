@@ -65,13 +65,7 @@ async fn create_edit_reorder_commit_diff_and_export() {
 
     // Create: the starter has Safety, Ethics, Guidelines, Helpfulness with one principle at
     // each end.
-    app.fill("[data-testid=new-name]", "Workshop rules")
-        .await
-        .unwrap();
-    app.click("[data-testid=create]").await.unwrap();
-    app.wait_for_text("[data-testid=editor-title]", |t| t == "Workshop rules")
-        .await
-        .unwrap();
+    app.create_constitution("Workshop rules").await.unwrap();
 
     // Add two principles to Ethics (the second tier).
     app.click("[data-testid=tier]:nth-of-type(2) [data-testid=add-principle]")
@@ -272,13 +266,7 @@ async fn create_edit_reorder_commit_diff_and_export() {
 #[tokio::test]
 async fn markup_in_a_principle_is_shown_as_text_and_runs_nothing() {
     let app = App::launch("xss", &[]).await.expect("the app starts");
-    app.fill("[data-testid=new-name]", "Hostile text")
-        .await
-        .unwrap();
-    app.click("[data-testid=create]").await.unwrap();
-    app.wait_for_text("[data-testid=editor-title]", |t| t == "Hostile text")
-        .await
-        .unwrap();
+    app.create_constitution("Hostile text").await.unwrap();
     // Anything that ran would call alert; record it instead of blocking the window.
     app.eval("window.__alerts = 0; window.alert = () => { window.__alerts += 1; }; return true;")
         .await

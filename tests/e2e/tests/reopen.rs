@@ -6,13 +6,7 @@ use preamble_e2e::App;
 #[tokio::test]
 async fn reopening_restores_the_last_constitution_window_size_theme_and_draft() {
     let app = App::launch("reopen", &[]).await.expect("the app starts");
-    app.fill("[data-testid=new-name]", "Remembered")
-        .await
-        .unwrap();
-    app.click("[data-testid=create]").await.unwrap();
-    app.wait_for_text("[data-testid=editor-title]", |t| t == "Remembered")
-        .await
-        .unwrap();
+    app.create_constitution("Remembered").await.unwrap();
     app.click("[data-testid=theme]").await.unwrap();
     app.wait_for_text("[data-testid=theme]", |t| t == "Theme: light")
         .await

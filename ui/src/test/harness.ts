@@ -2,7 +2,7 @@
 // door the app uses), records every call, and lets pending promises and renders settle.
 import { flushSync, mount, unmount, type Component } from "svelte";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
-import type { Constitution, DraftState, ModelInfo, VersionInfo } from "../lib/ipc";
+import type { Constitution, DiffSummary, DraftState, ModelInfo, VersionInfo } from "../lib/ipc";
 
 export type Handler = (args: Record<string, unknown>) => unknown;
 
@@ -121,3 +121,16 @@ export const versions = (count: number): VersionInfo[] =>
       tags: [],
     };
   });
+
+/** A diff summary with the given counts, the rest zero. */
+export const diffSummary = (counts: Partial<DiffSummary>): DiffSummary => ({
+  added: 0,
+  removed: 0,
+  renamed: 0,
+  moved: 0,
+  edited: 0,
+  tiers_changed: 0,
+  examples_changed: 0,
+  metadata_changed: 0,
+  ...counts,
+});

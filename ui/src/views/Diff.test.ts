@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import Diff from "./Diff.svelte";
 import type { DiffView, PrincipleChange } from "../lib/ipc";
-import { byTestId, cleanup, fakeBackend, render, settle, versions } from "../test/harness";
+import { byTestId, cleanup, diffSummary, fakeBackend, render, settle, versions } from "../test/harness";
 
 afterEach(cleanup);
 
@@ -31,7 +31,7 @@ describe("Diff", () => {
       old_label: "c@1",
       new_label: "c@2",
       diff: {
-        summary: { added: 0, removed: 0, renamed: 0, moved: 0, edited: 60, tiers_changed: 0, examples_changed: 0, metadata_changed: 0 },
+        summary: diffSummary({ edited: 60 }),
         metadata: [],
         tiers: [],
         examples: [],
