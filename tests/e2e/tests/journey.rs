@@ -6,6 +6,14 @@
 use fantoccini::key::Key;
 use preamble_e2e::App;
 
+/// The principles of version 1, in priority order.
+const VERSION_1_ORDER: [&str; 4] = [
+    "Avoid serious harm",
+    "Be candid",
+    "Respect privacy",
+    "Answer what was asked",
+];
+
 /// The fields of the selected principle's form, in order.
 const FORM: &str = "[data-testid=principle-form]";
 
@@ -104,15 +112,7 @@ async fn create_edit_reorder_commit_diff_and_export() {
     })
     .await
     .unwrap();
-    assert_eq!(
-        card_titles(&app).await,
-        [
-            "Avoid serious harm",
-            "Be candid",
-            "Respect privacy",
-            "Answer what was asked"
-        ]
-    );
+    assert_eq!(card_titles(&app).await, VERSION_1_ORDER);
     commit(&app, "Add privacy and candour").await;
     app.wait_for_text("[data-testid=draft-state]", |t| {
         t.starts_with("No changes since v1")
@@ -230,15 +230,7 @@ async fn create_edit_reorder_commit_diff_and_export() {
     .await
     .unwrap();
     app.click("[data-testid=tab-editor]").await.unwrap();
-    assert_eq!(
-        card_titles(&app).await,
-        [
-            "Avoid serious harm",
-            "Be candid",
-            "Respect privacy",
-            "Answer what was asked"
-        ]
-    );
+    assert_eq!(card_titles(&app).await, VERSION_1_ORDER);
 
     // The dark theme, for the screenshots.
     app.click("[data-testid=theme]").await.unwrap();
