@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use preamble::data_dir::DataDir;
-use tauri::{LogicalSize, Manager, WindowEvent};
+use tauri::{Manager, WebviewUrl, WebviewWindowBuilder, WindowEvent};
 
 use crate::commands::AppState;
 use crate::settings::WindowSize;
@@ -37,20 +37,23 @@ fn main() {
         .plugin(tauri_plugin_dialog::init())
         .manage(AppState::new(data, constitution))
         .setup(|app| {
-            if let Some(window) = app.get_webview_window("main")
-                && let Some(size) = app.state::<AppState>().settings().window
-            {
-                window.set_size(LogicalSize::new(size.width, size.height))?;
-                if size.maximized {
-                    window.maximize()?;
-                }
-            }
+            // The window is built here, not in tauri.conf.json, so that it is created at the
+            // size it had last time rather than resized after it appears.
+            let size = app.state::<AppState>().settings().window;
+            let (width, height) = size.map_or(DEFAULT_SIZE, |s| (s.width, s.height));
+            WebviewWindowBuilder::new(app, "main", WebviewUrl::App("index.html".into()))
+                .title("Preamble")
+                .inner_size(width, height)
+                .min_inner_size(640.0, 480.0)
+                .maximized(size.is_some_and(|s| s.maximized))
+                .build()?;
             Ok(())
         })
         .on_window_event(|window, event| match event {
             WindowEvent::Resized(_) => remember_window_size_soon(window),
             WindowEvent::CloseRequested { api, .. } => {
-                remember_window_size(window);
+                // The size is already saved (after each resize settles); while the window closes
+                // it can report sizes it never had on screen.
                 // The editor saves what is pending first, then closes the window itself.
                 if window.state::<AppState>().close_requested(window) {
                     api.prevent_close();
@@ -91,6 +94,9 @@ fn main() {
         std::process::exit(1);
     }
 }
+
+/// The window's size in logical pixels on a first start.
+const DEFAULT_SIZE: (f64, f64) = (1100.0, 760.0);
 
 /// How long the window keeps its size before a resize is saved.
 const RESIZE_SETTLE: Duration = Duration::from_millis(500);
