@@ -51,13 +51,12 @@ fn main() {
         })
         .on_window_event(|window, event| match event {
             WindowEvent::Resized(_) => remember_window_size_soon(window),
-            WindowEvent::CloseRequested { api, .. } => {
-                // The size is already saved (after each resize settles); while the window closes
-                // it can report sizes it never had on screen.
-                // The editor saves what is pending first, then closes the window itself.
-                if window.state::<AppState>().close_requested(window) {
-                    api.prevent_close();
-                }
+            // The editor saves what is pending first, then closes the window itself. (The size
+            // needs no saving here: it was saved when the last resize settled.)
+            WindowEvent::CloseRequested { api, .. }
+                if window.state::<AppState>().close_requested(window) =>
+            {
+                api.prevent_close();
             }
             _ => {}
         })
