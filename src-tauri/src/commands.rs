@@ -13,7 +13,7 @@ use preamble::default_model;
 use preamble::diff::{self, ConstitutionDiff};
 use preamble::engine::{Engine, LoadOptions, ModelInfo};
 use preamble::interchange::{self, Format, Provenance};
-use preamble::store::{self, Listing, Resolved, Revision, Store, VersionInfo};
+use preamble::store::{self, DraftStatus, Listing, Resolved, Revision, Store, VersionInfo};
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri_plugin_dialog::DialogExt;
@@ -341,19 +341,21 @@ pub async fn library(state: tauri::State<'_, AppState>) -> Result<Library, Comma
         .await
 }
 
+/// `text` trimmed, or the error `code` with `message` when nothing is left.
+fn required(text: &str, code: &'static str, message: &str) -> Result<String, CommandError> {
+    match text.trim() {
+        "" => Err(CommandError::new(code, message)),
+        trimmed => Ok(trimmed.to_owned()),
+    }
+}
+
 /// Starts a constitution named `name` from the starter template; returns its id.
 #[tauri::command]
 pub async fn create_constitution(
     state: tauri::State<'_, AppState>,
     name: String,
 ) -> Result<String, CommandError> {
-    let name = name.trim().to_owned();
-    if name.is_empty() {
-        return Err(CommandError::new(
-            "invalid_name",
-            "give the constitution a name",
-        ));
-    }
+    let name = required(&name, "invalid_name", "give the constitution a name")?;
     state
         .with_store(move |store| {
             let slug = store.free_slug(&slug_or(&name, "constitution"))?;
@@ -448,16 +450,7 @@ fn write_file(path: &Path, text: &str, overwrite: bool) -> Result<(), CommandErr
             .map_err(io)?;
         return std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io);
     }
-    // Written beside it and renamed over it: a failed write leaves the old file whole.
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".preamble-tmp");
-    let temporary = PathBuf::from(temporary);
-    std::fs::write(&temporary, text)
-        .and_then(|()| std::fs::rename(&temporary, path))
-        .map_err(|error| {
-            let _ = std::fs::remove_file(&temporary);
-            io(error)
-        })
+    crate::settings::replace_file(path, text).map_err(io)
 }
 
 fn resolve(store: &Store, slug: &str, reference: &str) -> Result<Resolved, CommandError> {
@@ -472,10 +465,7 @@ pub async fn fork_constitution(
     slug: String,
     new_name: String,
 ) -> Result<String, CommandError> {
-    let new_name = new_name.trim().to_owned();
-    if new_name.is_empty() {
-        return Err(CommandError::new("invalid_name", "give the fork a name"));
-    }
+    let new_name = required(&new_name, "invalid_name", "give the fork a name")?;
     state
         .with_store(move |store| {
             let new_slug = store.free_slug(&slug_or(&new_name, &format!("{slug}-fork")))?;
@@ -560,23 +550,19 @@ pub struct DraftView {
     pub state: DraftState,
 }
 
-/// Where a draft stands after a save.
+/// Where a draft stands after a save: its status against its history, and what validation
+/// finds in it.
 #[derive(Debug, Serialize)]
 pub struct DraftState {
-    /// The version the draft is based on.
-    pub base: Option<u32>,
-    /// The draft differs from its base version (or there is none).
-    pub has_changes: bool,
-    pub updated_ms: i64,
+    #[serde(flatten)]
+    pub status: DraftStatus,
     pub problems: Vec<ProblemView>,
 }
 
 fn draft_state(store: &Store, slug: &str) -> Result<(Constitution, DraftState), CommandError> {
     let draft = store.draft(slug)?;
     let state = DraftState {
-        base: draft.base,
-        has_changes: draft.has_changes,
-        updated_ms: draft.updated_ms,
+        status: draft.status,
         problems: problems(&draft.constitution),
     };
     Ok((draft.constitution, state))
@@ -614,8 +600,10 @@ pub async fn save_draft(
 ) -> Result<DraftState, CommandError> {
     state
         .with_store(move |store| {
-            store.save_draft(&slug, &constitution)?;
-            Ok(draft_state(store, &slug)?.1)
+            Ok(DraftState {
+                status: store.save_draft(&slug, &constitution)?,
+                problems: problems(&constitution),
+            })
         })
         .await
 }
@@ -627,13 +615,11 @@ pub async fn commit_draft(
     slug: String,
     message: String,
 ) -> Result<VersionInfo, CommandError> {
-    let message = message.trim().to_owned();
-    if message.is_empty() {
-        return Err(CommandError::new(
-            "empty_message",
-            "describe the change in a commit message",
-        ));
-    }
+    let message = required(
+        &message,
+        "empty_message",
+        "describe the change in a commit message",
+    )?;
     state
         .with_store(move |store| Ok(store.commit(&slug, &message, &store::default_author())?))
         .await

@@ -201,9 +201,17 @@ pub struct Listing {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Draft {
     pub constitution: Constitution,
+    pub status: DraftStatus,
+}
+
+/// Where a draft stands against its history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DraftStatus {
     /// The version the draft started from.
     pub base: Option<u32>,
+    /// The draft's last save, in milliseconds since the Unix epoch.
     pub updated_ms: i64,
+    /// The draft differs from its base version (or there is no version yet).
     pub has_changes: bool,
 }
 
@@ -466,33 +474,16 @@ impl Store {
     /// The draft of `slug`.
     pub fn draft(&self, slug: &str) -> Result<Draft> {
         let id = constitution_id(&self.connection, slug, &self.path)?;
-        let (content, base, updated_ms, base_content) = self
-            .connection
-            .query_row(
-                "SELECT d.content, v.number, d.updated_ms, v.content
-                 FROM drafts d LEFT JOIN versions v ON v.id = d.base_version_id
-                 WHERE d.constitution_id = ?1",
-                [id],
-                |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, Option<u32>>(1)?,
-                        row.get::<_, i64>(2)?,
-                        row.get::<_, Option<String>>(3)?,
-                    ))
-                },
-            )
-            .map_err(|e| self.error(e))?;
+        let (content, status) = draft_row(&self.connection, id).map_err(|e| self.error(e))?;
         Ok(Draft {
             constitution: decode(slug, &content)?,
-            base,
-            updated_ms,
-            has_changes: base_content.as_deref() != Some(content.as_str()),
+            status,
         })
     }
 
-    /// Saves `constitution` as the draft of `slug`. The draft may be invalid.
-    pub fn save_draft(&mut self, slug: &str, constitution: &Constitution) -> Result<()> {
+    /// Saves `constitution` as the draft of `slug` (it may be invalid) and says where it now
+    /// stands, from the same transaction.
+    pub fn save_draft(&mut self, slug: &str, constitution: &Constitution) -> Result<DraftStatus> {
         let content = constitution::to_toml(constitution);
         self.write(|tx, path| {
             let id = constitution_id(tx, slug, path)?;
@@ -501,7 +492,9 @@ impl Store {
                 params![id, content, now_ms()],
             )
             .map_err(|source| sqlite_error(path, source))?;
-            Ok(())
+            Ok(draft_row(tx, id)
+                .map_err(|source| sqlite_error(path, source))?
+                .1)
         })
     }
 
@@ -931,6 +924,26 @@ fn constitution_id(connection: &Connection, slug: &str, path: &Path) -> Result<i
         .ok_or_else(|| StoreError::UnknownConstitution(slug.to_owned()))
 }
 
+/// The draft of constitution `id` as stored, and where it stands against its base version.
+fn draft_row(connection: &Connection, id: i64) -> rusqlite::Result<(String, DraftStatus)> {
+    connection.query_row(
+        "SELECT d.content, v.number, d.updated_ms, v.content
+         FROM drafts d LEFT JOIN versions v ON v.id = d.base_version_id
+         WHERE d.constitution_id = ?1",
+        [id],
+        |row| {
+            let content: String = row.get(0)?;
+            let base_content: Option<String> = row.get(3)?;
+            let status = DraftStatus {
+                base: row.get(1)?,
+                updated_ms: row.get(2)?,
+                has_changes: base_content.as_deref() != Some(content.as_str()),
+            };
+            Ok((content, status))
+        },
+    )
+}
+
 /// Fails when a constitution, deleted or not, already has the id `slug`.
 fn refuse_taken_slug(tx: &Transaction<'_>, slug: &str, path: &Path) -> Result<()> {
     let deleted: Option<Option<i64>> = tx
@@ -1028,11 +1041,11 @@ mod tests {
         let (_dir, mut store) = store();
         let mut c = sample();
         store.create("general", &c).unwrap();
-        assert!(store.draft("general").unwrap().has_changes);
+        assert!(store.draft("general").unwrap().status.has_changes);
         let v1 = store.commit("general", "first", "ana").unwrap();
         assert_eq!((v1.number, v1.parent), (1, None));
         assert_eq!(v1.hash, content_hash(&c));
-        assert!(!store.draft("general").unwrap().has_changes);
+        assert!(!store.draft("general").unwrap().status.has_changes);
         assert!(matches!(
             store.commit("general", "again", "ana"),
             Err(StoreError::NothingToCommit { number: 1, .. })
@@ -1112,12 +1125,29 @@ mod tests {
         assert!(store.deleted().unwrap().is_empty());
         let draft = store.draft("ga").unwrap();
         assert_eq!(draft.constitution.name, "Edited");
-        assert!(draft.has_changes);
+        assert!(draft.status.has_changes);
         assert_eq!(store.log("ga").unwrap()[0].tags, ["shipped"]);
         assert!(matches!(
             store.restore("ga"),
             Err(StoreError::NotDeleted(_))
         ));
+    }
+
+    #[test]
+    fn save_draft_says_where_the_draft_stands() {
+        let (_dir, mut store) = store();
+        store.create("ga", &sample()).unwrap();
+        let status = store.save_draft("ga", &sample()).unwrap();
+        assert_eq!(status, store.draft("ga").unwrap().status);
+        assert_eq!((status.base, status.has_changes), (None, true));
+        store.commit("ga", "first", "me").unwrap();
+        let same = store.save_draft("ga", &sample()).unwrap();
+        assert_eq!((same.base, same.has_changes), (Some(1), false));
+        let mut edited = sample();
+        edited.name = "Edited".into();
+        let status = store.save_draft("ga", &edited).unwrap();
+        assert_eq!(status, store.draft("ga").unwrap().status);
+        assert!(status.has_changes);
     }
 
     #[test]
