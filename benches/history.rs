@@ -82,7 +82,7 @@ fn benches(criterion: &mut Criterion) {
         b.iter(|| {
             round += 1;
             c.description = format!("round {round}");
-            store.save_draft("large", &c).unwrap();
+            store.save_draft("large", &c, None).unwrap();
             store.commit("large", "bench", "bench").unwrap()
         })
     });
@@ -97,7 +97,7 @@ fn benches(criterion: &mut Criterion) {
         store.create("small", &small).unwrap();
         for round in 0..10_000 {
             small.description = format!("round {round}");
-            store.save_draft("small", &small).unwrap();
+            store.save_draft("small", &small, None).unwrap();
             store
                 .commit("small", &format!("round {round}"), "bench")
                 .unwrap();

@@ -27,6 +27,7 @@ const COMMANDS: &[&str] = &[
     "choose_import_file",
     "choose_save_file",
     "model_status",
+    "start_model",
 ];
 
 fn main() {

@@ -13,7 +13,7 @@
 
 use std::sync::mpsc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::constitution::Constitution;
 use crate::engine::batch::{self, BatchStats, CancelToken};
@@ -22,7 +22,7 @@ use crate::preview::{self, PreviewConfig, PreviewJob};
 use crate::prompt_set::PromptItem;
 
 /// What to measure.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchConfig {
     pub parallel: usize,
     /// Prompts run (the first this many); more than `parallel`, so that the batch stays full
@@ -36,7 +36,7 @@ pub struct BenchConfig {
 }
 
 /// One measured figure.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Throughput {
     pub generated_tokens: usize,
     pub seconds: f64,
@@ -55,7 +55,7 @@ impl Throughput {
 }
 
 /// The three figures and their ratios.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchReport {
     pub parallel: usize,
     pub prompts: usize,
@@ -78,6 +78,27 @@ pub struct BenchReport {
     pub share_of_ceiling: f64,
 }
 
+/// The preview the bench's pipeline figure (1) runs: the first `config.prompts` of `prompts`
+/// at `config.parallel`.
+pub fn pipeline_job(
+    constitution: &Constitution,
+    prompts: &[PromptItem],
+    config: &BenchConfig,
+) -> PreviewJob {
+    PreviewJob {
+        constitution: constitution.clone(),
+        prompts: prompts.iter().take(config.prompts).cloned().collect(),
+        config: PreviewConfig {
+            rounds: config.rounds,
+            seed: config.seed,
+            max_tokens: config.max_tokens,
+            parallel: config.parallel,
+            ..PreviewConfig::for_constitution(constitution)
+        },
+        done: Vec::new(),
+    }
+}
+
 /// Runs the measurements over the first `config.prompts` of `prompts`.
 pub fn run(
     model: &Model,
@@ -87,18 +108,8 @@ pub fn run(
 ) -> Result<BenchReport, EngineError> {
     let prompts: Vec<PromptItem> = prompts.iter().take(config.prompts).cloned().collect();
     let preview_at = |parallel: usize, reuse_kv: bool| -> Result<BatchStats, EngineError> {
-        let job = PreviewJob {
-            constitution: constitution.clone(),
-            prompts: prompts.clone(),
-            config: PreviewConfig {
-                rounds: config.rounds,
-                seed: config.seed,
-                max_tokens: config.max_tokens,
-                parallel,
-                ..PreviewConfig::for_constitution(constitution)
-            },
-            done: Vec::new(),
-        };
+        let mut job = pipeline_job(constitution, &prompts, config);
+        job.config.parallel = parallel;
         let (events, _ignored) = mpsc::channel();
         preview::run_with(model, &job, &events, &CancelToken::new(), reuse_kv)
     };

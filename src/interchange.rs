@@ -80,6 +80,7 @@ use std::str::FromStr;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::constitution::ids::{self, first_free_id, slugify};
 use crate::constitution::{
     self, Constitution, Diagnostic, Example, FORMAT_VERSION, FieldPath, LoadError, MAX_TITLE_CHARS,
     PreviewDefaults, Principle, Problem, Segment, Selection, Tier, schema_key,
@@ -195,9 +196,7 @@ impl Provenance {
     pub fn labelled(label: &str, hash: Option<&str>, constitution: &Constitution) -> Self {
         Self {
             version: Some(label.to_owned()),
-            hash: Some(
-                hash.map_or_else(|| crate::store::content_hash(constitution), str::to_owned),
-            ),
+            hash: Some(hash.map_or_else(|| ids::content_hash(constitution), str::to_owned)),
         }
     }
 }
@@ -256,7 +255,6 @@ pub const GENERIC_REVISION_REQUEST: &str =
 const IMPORTED_TIER_ID: &str = "imported";
 const IMPORTED_TIER_NAME: &str = "Imported";
 const IMPORTED_TAG: &str = "imported";
-const MAX_ID_CHARS: usize = 64;
 /// Deeper than `serde_json`'s own limit (128), which is checked first.
 const MAX_JSON_DEPTH: usize = 256;
 const CHAT_ROLES: [&str; 6] = [
@@ -334,10 +332,7 @@ fn detect_json(value: &Value) -> Option<Format> {
 /// its content. Content that matches no format is read by its file extension (`.json`, `.toml`),
 /// else as JSON when it starts with `{`, else as TOML, so the diagnostics are that format's.
 pub fn import_file(path: &Path, format: Option<Format>) -> Result<Constitution, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = constitution::read_text(path)?;
     let extension = path.extension().and_then(|e| e.to_str());
     let format = format
         .or_else(|| detect(&text))
@@ -1012,45 +1007,11 @@ fn locate_problems(
         .collect()
 }
 
-/// A slug of `raw`: ASCII letters lower-cased, digits kept, other runs one `-`, at most 64
-/// characters, no `-` at either end. Empty when `raw` has no ASCII letter or digit.
-pub fn slugify(raw: &str) -> String {
-    let mut slug = String::new();
-    for c in raw.chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.is_empty() && !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    slug.truncate(MAX_ID_CHARS);
-    slug.trim_end_matches('-').to_owned()
-}
-
 /// `base`, or `base-2`, `base-3`, ... (shortened to stay a valid id), whichever is free first.
 fn unique_id(base: &str, taken: &mut HashSet<String>) -> String {
     let id = first_free_id(base, |candidate| taken.contains(candidate));
     taken.insert(id.clone());
     id
-}
-
-/// `base` when `is_taken` says it is free, else the first free `base-2`, `base-3`, …, with `base`
-/// cut so that each candidate stays within the id length limit.
-pub fn first_free_id(base: &str, mut is_taken: impl FnMut(&str) -> bool) -> String {
-    if !is_taken(base) {
-        return base.to_owned();
-    }
-    let mut number = 2_usize;
-    loop {
-        let suffix = format!("-{number}");
-        let stem_len = base.len().min(MAX_ID_CHARS.saturating_sub(suffix.len()));
-        let stem = base.get(..stem_len).unwrap_or(base).trim_end_matches('-');
-        let candidate = format!("{stem}{suffix}");
-        if !is_taken(&candidate) {
-            return candidate;
-        }
-        number += 1;
-    }
 }
 
 /// The first sentence of a critique request, cut to [`TITLE_WORDS`] words.
@@ -2234,10 +2195,6 @@ mod tests {
 
     #[test]
     fn ids_are_unique_slugs() {
-        assert_eq!(slugify("Harmful 0"), "harmful-0");
-        assert_eq!(slugify("  --Über_Fact--  "), "ber-fact");
-        assert_eq!(slugify("日本"), "");
-        assert_eq!(slugify(&"a".repeat(100)).len(), 64);
         let mut taken = HashSet::new();
         let long = "b".repeat(64);
         let ids: Vec<_> = ["x", "x", "x", long.as_str(), long.as_str()]

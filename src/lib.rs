@@ -3,11 +3,12 @@
 //! The core knows nothing of Tauri. It holds the domain model of a constitution and its TOML
 //! file format ([`constitution`]), the other formats it imports and exports ([`interchange`]),
 //! the version history in SQLite ([`store`]), structural diffs between versions ([`diff`]),
-//! where the app keeps its files ([`data_dir`]), the default model and how it is fetched and
+//! where the app keeps its files ([`data_dir`]), how files users keep are written ([`files`]), the default model and how it is fetched and
 //! verified ([`default_model`]), prompt sets ([`prompt_set`]), refusal detection
 //! ([`refusal`]) and log set-up ([`logging`]). Behind the default `engine` feature: the
 //! llama.cpp engine (`engine`), the critique -> revision preview (`preview`), AI preference
-//! labels (`feedback`) and the throughput benchmark (`bench`).
+//! labels (`feedback`), the throughput benchmark (`bench`), the model's worker process
+//! (`worker`) and the run service the CLI and the app share (`runs`).
 
 #[cfg(feature = "engine")]
 pub mod bench;
@@ -19,10 +20,15 @@ pub mod diff;
 pub mod engine;
 #[cfg(feature = "engine")]
 pub mod feedback;
+pub mod files;
 pub mod interchange;
 pub mod logging;
 #[cfg(feature = "engine")]
 pub mod preview;
 pub mod prompt_set;
 pub mod refusal;
+#[cfg(feature = "engine")]
+pub mod runs;
 pub mod store;
+#[cfg(feature = "engine")]
+pub mod worker;

@@ -10,18 +10,23 @@
 //! response gets a refusal label ([`crate::refusal`]).
 //!
 //! All prompts of a run advance together in one batch ([`crate::engine::batch`]). Randomness
-//! is keyed, not sequential: the principle of round `r` of prompt `i` and the sampling seed of
-//! each step are derived from (run seed, `i`, `r` or step), so the same seed, model,
-//! constitution, prompts and settings (parallelism and context included: llama.cpp's numbers
-//! depend on the shape of a batch) give the same outputs on the same machine, and the principles
-//! of a resumed run are those the interrupted run would have used.
+//! is keyed, not sequential: the principle of round `r` of a prompt and the sampling seed of
+//! each step are derived from (run seed, the prompt's **id**, `r` or step), so the same seed,
+//! model, constitution, prompts and settings (parallelism and context included: llama.cpp's
+//! numbers depend on the shape of a batch) give the same outputs on the same machine; adding,
+//! removing or reordering prompts in a set changes nothing for the others; and the principles of
+//! a resumed run are those the interrupted run would have used.
 //!
-//! Progress leaves the engine thread as [`PreviewEvent`]s: each step as it completes (the store
-//! records it), each prompt's [`PromptOutcome`] when it ends.
+//! Progress leaves the engine as [`PreviewEvent`]s: a step starting, the text pieces of every
+//! generating step (one event per decode step), each step as it completes (the store records
+//! it), the preference label, and each prompt's [`PromptOutcome`] when it ends. Events are plain
+//! data (serde), so that they cross from the worker process to its parent as JSON lines.
 
+use std::cell::RefCell;
 use std::sync::mpsc;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::constitution::{Constitution, Principle, Selection};
 use crate::engine::batch::{
@@ -194,25 +199,68 @@ pub struct PromptOutcome {
     pub refusal: RefusalOutcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preference: Option<Preference>,
+    /// Why the preference label could not be made (the outcome is kept all the same).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preference_error: Option<String>,
     pub tokens: TokenCounts,
     pub timings: Timings,
 }
 
-/// Progress of a preview, sent from the engine thread.
-#[derive(Debug, Clone)]
+/// Text a generating step produced in one decode step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Piece {
+    pub prompt: usize,
+    pub step: u32,
+    pub text: String,
+}
+
+/// Progress of a preview, sent from the engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum PreviewEvent {
-    Step(StepRecord),
-    Done(Box<PromptOutcome>),
+    /// A step of a prompt's loop starts generating.
+    StepStarted {
+        prompt: usize,
+        step: u32,
+        kind: StepKind,
+        principle: Option<String>,
+    },
+    /// The text every generating step got from one decode step.
+    Pieces { pieces: Vec<Piece> },
+    /// A step completed.
+    Step { record: StepRecord },
+    /// A prompt's preference label, or why it could not be made.
+    Judged {
+        prompt: usize,
+        preference: Option<Preference>,
+        error: Option<String>,
+    },
+    /// A prompt ended.
+    Done { outcome: Box<PromptOutcome> },
+    /// A prompt failed alone (it outgrew its context, say).
     Failed { prompt: usize, error: String },
 }
 
-/// A preview to run: `done[i]` holds the steps of prompt `i` already completed by an earlier,
-/// interrupted run of the same preview (empty for a new run).
+/// What an earlier, interrupted run of the same preview finished of one prompt.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PromptProgress {
+    /// Its completed steps, in order.
+    pub steps: Vec<StepRecord>,
+    /// Its stored preference label (never asked again).
+    pub preference: Option<Preference>,
+    pub preference_error: Option<String>,
+    /// It has its outcome: nothing is run or reported for it.
+    pub finished: bool,
+}
+
+/// A preview to run: `done[i]` holds what an earlier, interrupted run of the same preview
+/// finished of prompt `i` (empty, or missing, for a new run).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PreviewJob {
     pub constitution: Constitution,
     pub prompts: Vec<PromptItem>,
     pub config: PreviewConfig,
-    pub done: Vec<Vec<StepRecord>>,
+    pub done: Vec<PromptProgress>,
 }
 
 impl PreviewJob {
@@ -272,6 +320,7 @@ pub fn run_with(
     let principles = Principles::new(&job.constitution, &job.config.choice)
         .map_err(|error| EngineError::InvalidTurn(error.to_string()))?;
     let few_shot = few_shot_messages(&job.constitution);
+    let pieces = RefCell::new(Vec::new());
     let mut loops: Vec<PromptLoop<'_>> = job
         .prompts
         .iter()
@@ -285,7 +334,10 @@ pub fn run_with(
                 &principles,
                 &few_shot,
                 done,
-                events.clone(),
+                Emitter {
+                    events: events.clone(),
+                    pieces: &pieces,
+                },
             )
         })
         .collect();
@@ -295,7 +347,22 @@ pub fn run_with(
         reuse_kv,
         ..BatchOptions::default()
     };
-    batch::run(model, &mut loops, &few_shot, &options, cancel)
+    // The pieces of one decode step leave as one event, so that a viewer streaming many
+    // prompts gets a message per step, not one per token per prompt.
+    let mut flush = || {
+        let pieces = std::mem::take(&mut *pieces.borrow_mut());
+        if !pieces.is_empty() {
+            let _ = events.send(PreviewEvent::Pieces { pieces });
+        }
+    };
+    batch::run_observed(model, &mut loops, &few_shot, &options, cancel, &mut flush)
+}
+
+/// The key of a prompt in a run's randomness: its id, so that its principles and seeds do not
+/// depend on where it stands in the set.
+pub fn prompt_key(id: &str) -> u64 {
+    let digest = Sha256::digest(id.as_bytes());
+    u64::from_le_bytes(digest[..8].try_into().unwrap_or_default())
 }
 
 /// The principles a run picks from, and how.
@@ -331,12 +398,13 @@ impl<'c> Principles<'c> {
         })
     }
 
-    /// The principle for `purpose` (a round, or the feedback) of prompt `index`.
-    pub fn pick(&self, seed: u64, index: usize, purpose: u64) -> &'c Principle {
+    /// The principle for `purpose` (a round, or the feedback) of the prompt (or pair) `key`
+    /// ([`prompt_key`] for a prompt).
+    pub fn pick(&self, seed: u64, key: u64, purpose: u64) -> &'c Principle {
         if let Some(pinned) = self.pinned {
             return pinned;
         }
-        let mut rng = Rng::derived(seed, &[PRINCIPLE_KEY, index as u64, purpose]);
+        let mut rng = Rng::derived(seed, &[PRINCIPLE_KEY, key, purpose]);
         let total: f64 = self.enabled.iter().map(|principle| principle.weight).sum();
         if *self.choice == PrincipleChoice::Weighted && total > 0.0 {
             let mut target = rng.next_f64() * total;
@@ -395,16 +463,33 @@ fn few_shot_messages(constitution: &Constitution) -> Vec<Message> {
     messages
 }
 
+/// Where a prompt's loop reports: whole events, and text pieces gathered per decode step.
+struct Emitter<'j> {
+    events: mpsc::Sender<PreviewEvent>,
+    pieces: &'j RefCell<Vec<Piece>>,
+}
+
+impl Emitter<'_> {
+    fn send(&self, event: PreviewEvent) {
+        // A receiver that went away has stopped listening; the run goes on to its end.
+        let _ = self.events.send(event);
+    }
+}
+
 /// One prompt's loop, driven by the batch runner.
 struct PromptLoop<'j> {
     index: usize,
+    /// [`prompt_key`] of the prompt's id.
+    key: u64,
     item: &'j PromptItem,
     config: &'j PreviewConfig,
     principles: &'j Principles<'j>,
     messages: Vec<Message>,
     steps: Vec<StepRecord>,
     judgement: Option<Judgement>,
-    events: mpsc::Sender<PreviewEvent>,
+    /// The label (or why there is none) once judged, or as stored by an earlier run.
+    judged: Option<(Option<Preference>, Option<String>)>,
+    emitter: Emitter<'j>,
     finished: bool,
 }
 
@@ -415,23 +500,27 @@ impl<'j> PromptLoop<'j> {
         job: &'j PreviewJob,
         principles: &'j Principles<'j>,
         few_shot: &[Message],
-        done: Vec<StepRecord>,
-        events: mpsc::Sender<PreviewEvent>,
+        done: PromptProgress,
+        emitter: Emitter<'j>,
     ) -> Self {
         let mut messages = few_shot.to_vec();
         messages.push(Message::new(Role::User, item.prompt.clone()));
+        let judged = (done.preference.is_some() || done.preference_error.is_some())
+            .then_some((done.preference, done.preference_error));
         let mut prompt_loop = Self {
             index,
+            key: prompt_key(&item.id),
             item,
             config: &job.config,
             principles,
             messages,
             steps: Vec::new(),
             judgement: None,
-            events,
-            finished: false,
+            judged,
+            emitter,
+            finished: done.finished,
         };
-        for step in done {
+        for step in done.steps {
             prompt_loop.replay(step);
         }
         prompt_loop
@@ -458,7 +547,7 @@ impl<'j> PromptLoop<'j> {
     /// The principle of round `round` (1-based).
     fn principle(&self, round: u32) -> &'j Principle {
         self.principles
-            .pick(self.config.seed, self.index, u64::from(round))
+            .pick(self.config.seed, self.key, u64::from(round))
     }
 
     /// The user's request that follows step `step`: the next critique or revision request.
@@ -527,7 +616,7 @@ impl<'j> PromptLoop<'j> {
                 StepKind::Revision => timings.revision_ms.push(step.stats.elapsed_ms),
             }
         }
-        let preference = self.judgement.as_ref().and_then(Judgement::preference);
+        let (preference, preference_error) = self.judged.clone().unwrap_or_default();
         if let Some(preference) = &preference {
             tokens.decoded_prompt += preference.stats.decoded_tokens;
             tokens.naive_prompt += preference.stats.conversation_tokens;
@@ -549,6 +638,7 @@ impl<'j> PromptLoop<'j> {
             steps: rounds,
             last,
             preference,
+            preference_error,
             tokens,
             timings,
         }
@@ -557,10 +647,20 @@ impl<'j> PromptLoop<'j> {
     fn finish(&mut self) {
         if !self.finished {
             self.finished = true;
-            let _ = self
-                .events
-                .send(PreviewEvent::Done(Box::new(self.outcome())));
+            self.emitter.send(PreviewEvent::Done {
+                outcome: Box::new(self.outcome()),
+            });
         }
+    }
+
+    /// Keeps the label (or the reason there is none) and reports it, before the outcome.
+    fn judged(&mut self, preference: Option<Preference>, error: Option<String>) {
+        self.emitter.send(PreviewEvent::Judged {
+            prompt: self.index,
+            preference: preference.clone(),
+            error: error.clone(),
+        });
+        self.judged = Some((preference, error));
     }
 }
 
@@ -571,24 +671,28 @@ impl batch::Conversation for PromptLoop<'_> {
         }
         let step = self.steps.len() as u32;
         if step < self.total_steps() {
+            let (kind, principle) = self.step_meta(step);
+            self.emitter.send(PreviewEvent::StepStarted {
+                prompt: self.index,
+                step,
+                kind,
+                principle,
+            });
             return Some(Turn::Generate {
                 messages: self.messages.clone(),
                 assistant_prefix: String::new(),
                 max_tokens: self.config.max_tokens,
                 sampling: self.config.sampling,
-                seed: Rng::derived(
-                    self.config.seed,
-                    &[SAMPLING_KEY, self.index as u64, u64::from(step)],
-                )
-                .next_u64(),
+                seed: Rng::derived(self.config.seed, &[SAMPLING_KEY, self.key, u64::from(step)])
+                    .next_u64(),
             });
         }
-        if let Some(mode) = self.config.feedback {
+        if let (Some(mode), None) = (self.config.feedback, &self.judged) {
             if self.judgement.is_none() {
                 let outcome = self.outcome();
-                let principle =
-                    self.principles
-                        .pick(self.config.seed, self.index, FEEDBACK_PURPOSE);
+                let principle = self
+                    .principles
+                    .pick(self.config.seed, self.key, FEEDBACK_PURPOSE);
                 self.judgement = Some(Judgement::new(
                     principle,
                     &self.item.prompt,
@@ -598,12 +702,37 @@ impl batch::Conversation for PromptLoop<'_> {
                     self.config.seed,
                 ));
             }
-            if let Some(turn) = self.judgement.as_mut().and_then(Judgement::next_turn) {
-                return Some(turn);
+            if let Some(judgement) = self.judgement.as_mut() {
+                if let Some(turn) = judgement.next_turn() {
+                    return Some(turn);
+                }
+                let preference = judgement.preference();
+                let error = preference
+                    .is_none()
+                    .then(|| "the judgement ended without a label".to_owned());
+                self.judged(preference, error);
             }
         }
         self.finish();
         None
+    }
+
+    fn piece(&mut self, text: &str) {
+        let step = self.steps.len() as u32;
+        if self.judgement.is_some() || step >= self.total_steps() {
+            return;
+        }
+        let mut pieces = self.emitter.pieces.borrow_mut();
+        match pieces.last_mut() {
+            Some(last) if last.prompt == self.index && last.step == step => {
+                last.text.push_str(text);
+            }
+            _ => pieces.push(Piece {
+                prompt: self.index,
+                step,
+                text: text.to_owned(),
+            }),
+        }
     }
 
     fn turn_done(&mut self, output: TurnOutput) {
@@ -630,15 +759,24 @@ impl batch::Conversation for PromptLoop<'_> {
             finish,
             stats,
         };
-        let _ = self.events.send(PreviewEvent::Step(record.clone()));
+        self.emitter.send(PreviewEvent::Step {
+            record: record.clone(),
+        });
         self.replay(record);
     }
 
     fn failed(&mut self, error: EngineError) {
+        let message = format!("prompt `{}`: {error}", self.item.id);
+        if self.judgement.is_some() {
+            // Every step finished: the outcome is kept, with the reason it has no label.
+            self.judged(None, Some(message));
+            self.finish();
+            return;
+        }
         self.finished = true;
-        let _ = self.events.send(PreviewEvent::Failed {
+        self.emitter.send(PreviewEvent::Failed {
             prompt: self.index,
-            error: format!("prompt `{}`: {error}", self.item.id),
+            error: message,
         });
     }
 }

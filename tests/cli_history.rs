@@ -209,7 +209,7 @@ fn history_errors_are_clear() {
             .replace("name = \"fresh\"", "name = \"Edited\""),
     )
     .unwrap();
-    cli.ok(&["import", file.to_str().unwrap()]);
+    cli.ok(&["import", file.to_str().unwrap(), "--id", "fresh"]);
     let (code, _, stderr) = cli.run(&["import", &sample(), "--id", "fresh"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("--force"), "{stderr}");

@@ -392,3 +392,59 @@ fn ctrl_c_cancels_the_run_which_resume_finishes() {
         "{listing}"
     );
 }
+
+#[test]
+fn an_abort_in_the_model_process_fails_only_the_run_which_resume_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = store(&dir);
+    let args = [
+        "preview",
+        "--constitution",
+        &repo("constitutions/general-assistant.toml"),
+        "--prompts",
+        &repo("prompts/benign-sensitive.jsonl"),
+        "--limit",
+        "3",
+        "--rounds",
+        "1",
+        "--max-tokens",
+        "16",
+        "--parallel",
+        "3",
+    ];
+    let mut crashing = preamble(&db, &args);
+    // The test fault switch: the worker calls abort() after reporting 4 steps.
+    crashing.env(preamble::worker::FAULT_VARIABLE, "abort-after-steps:4");
+    let (code, stdout, stderr) = run(crashing);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("the model process ended (signal 6, SIGABRT) after")
+            && stderr.contains("of 9 steps; resume with `preamble preview --resume 1`"),
+        "{stderr}"
+    );
+    assert!(stdout.is_empty(), "{stdout}");
+    let (_, listing, _) = run(preamble(&db, &["runs"]));
+    assert!(listing.contains("interrupted"), "{listing}");
+    assert!(listing.contains("SIGABRT"), "{listing}");
+
+    let (code, stdout, stderr) = run(preamble(&db, &["preview", "--resume", "1"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(lines(&stdout).len(), 3);
+    let (_, listing, _) = run(preamble(&db, &["runs"]));
+    assert!(listing.contains("completed"), "{listing}");
+}
+
+#[test]
+fn a_closed_stdout_stays_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = store(&dir);
+    let mut command = preamble(&db, &["runs", "--json"]);
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    // The reader goes away before the command writes anything.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+}

@@ -55,7 +55,7 @@ fn job(prompts: Vec<PromptItem>, configure: impl FnOnce(&mut PreviewConfig)) -> 
     };
     configure(&mut config);
     PreviewJob {
-        done: vec![Vec::new(); prompts.len()],
+        done: Vec::new(),
         constitution,
         prompts,
         config,
@@ -85,14 +85,17 @@ fn run(engine: &Engine, job: PreviewJob, cancel_after: Option<usize>) -> Ran {
     };
     for event in incoming {
         match event {
-            PreviewEvent::Step(step) => {
-                ran.steps.push(step);
+            PreviewEvent::Step { record } => {
+                ran.steps.push(record);
                 if Some(ran.steps.len()) == cancel_after {
                     cancel.cancel();
                 }
             }
-            PreviewEvent::Done(outcome) => ran.outcomes.push(*outcome),
+            PreviewEvent::Done { outcome } => ran.outcomes.push(*outcome),
             PreviewEvent::Failed { prompt, error } => ran.failures.push((prompt, error)),
+            PreviewEvent::StepStarted { .. }
+            | PreviewEvent::Pieces { .. }
+            | PreviewEvent::Judged { .. } => {}
         }
     }
     ran.result = handle.wait();
@@ -307,7 +310,9 @@ fn an_interrupted_run_keeps_its_steps_and_resumes() {
     for step in &interrupted.steps {
         store.record_step(run_id, step).unwrap();
     }
-    store.set_run_status(run_id, RunStatus::Cancelled).unwrap();
+    store
+        .finish_run(run_id, RunStatus::Cancelled, None)
+        .unwrap();
 
     let stored = store.run(run_id).unwrap();
     assert_eq!(stored.summary.status, RunStatus::Cancelled);
@@ -316,16 +321,7 @@ fn an_interrupted_run_keeps_its_steps_and_resumes() {
         interrupted.steps.len()
     );
     let kept = stored.steps.clone();
-    let resumed = run(
-        &engine,
-        PreviewJob {
-            constitution: stored.constitution,
-            prompts: stored.prompts,
-            config: stored.config,
-            done: stored.steps,
-        },
-        None,
-    );
+    let resumed = run(&engine, preamble::runs::resume_job(&stored), None);
     resumed.result.unwrap();
     assert_eq!(resumed.outcomes.len(), 4);
     // Only the missing steps ran, and the kept ones are in the outcomes verbatim.

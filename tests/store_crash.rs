@@ -32,7 +32,7 @@ fn commits_until_killed() {
     }
     for round in 0u64.. {
         constitution.description = format!("edit {round} in process {}", std::process::id());
-        store.save_draft("crash", &constitution).unwrap();
+        store.save_draft("crash", &constitution, None).unwrap();
         store
             .commit("crash", &format!("round {round}"), "crash-test")
             .unwrap();

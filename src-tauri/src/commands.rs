@@ -1,6 +1,7 @@
 //! The commands the window calls. Each delegates to the core and maps its errors to
 //! [`CommandError`]. Store work and file dialogs run on blocking threads, never on the async
-//! runtime; the model lives on the core's engine thread ([`Engine`]), which takes its jobs.
+//! runtime. The model runs in a worker process ([`WarmWorker`]: this binary started with
+//! `--worker`), started only when something needs the model, never at start-up.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -9,15 +10,17 @@ use std::time::Duration;
 
 use preamble::constitution::{self, Constitution, Segment};
 use preamble::data_dir::{DataDir, NoDataDir};
-use preamble::default_model;
 use preamble::diff::{self, ConstitutionDiff};
-use preamble::engine::{Engine, LoadOptions, ModelInfo};
+use preamble::engine::ModelInfo;
+use preamble::files;
 use preamble::interchange::{self, Format, Provenance};
-use preamble::store::{self, DraftStatus, Listing, Resolved, Revision, Store, VersionInfo};
+use preamble::store::{
+    self, DraftStatus, ImportAction, Listing, Resolved, Revision, Store, VersionInfo,
+};
+use preamble::worker::{WarmWorker, WorkerCommand};
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri_plugin_dialog::DialogExt;
-use tokio::sync::OnceCell;
 
 use crate::error::CommandError;
 use crate::settings::{Settings, Theme};
@@ -29,7 +32,8 @@ pub struct AppState {
     opened_with: Option<PathBuf>,
     store: Arc<Mutex<Option<Store>>>,
     settings: Arc<Mutex<Settings>>,
-    engine: OnceCell<Engine>,
+    /// The default model's worker process, once something needed the model.
+    worker: Arc<Mutex<Option<WarmWorker>>>,
     close: CloseWatch,
 }
 
@@ -91,7 +95,7 @@ impl AppState {
             opened_with,
             store: Arc::new(Mutex::new(None)),
             settings: Arc::new(Mutex::new(settings)),
-            engine: OnceCell::new(),
+            worker: Arc::default(),
             close: CloseWatch::default(),
         }
     }
@@ -173,23 +177,35 @@ impl AppState {
         .await
     }
 
-    /// The engine holding the default model, started on first use. A failed start is not
-    /// remembered: the next call tries again (e.g. after the model was fetched).
-    async fn engine(&self) -> Result<&Engine, CommandError> {
-        let data = self.data.clone();
-        self.engine
-            .get_or_try_init(|| async move {
-                let data = data.ok_or(NoDataDir)?;
-                blocking(move || {
-                    let options = LoadOptions {
-                        fetch_hint: Some(default_model::FETCH_HINT.to_owned()),
-                        ..LoadOptions::default()
-                    };
-                    Ok(Engine::start(&default_model::path(&data), &options)?)
-                })
-                .await
-            })
-            .await
+    /// Runs `work` on a blocking thread with the default model's worker process, started
+    /// first when none runs (a failed start is not remembered: the next call tries again,
+    /// e.g. after the model was fetched). What the worker says of the model is remembered.
+    async fn with_worker<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut WarmWorker) -> Result<T, CommandError> + Send + 'static,
+    ) -> Result<T, CommandError> {
+        self.data.as_ref().ok_or(NoDataDir)?;
+        let worker = Arc::clone(&self.worker);
+        let value = blocking(move || {
+            let mut slot = lock(&worker);
+            if slot.is_none() {
+                let command = WorkerCommand::current_exe(&["--worker"])?;
+                *slot = Some(WarmWorker::for_model(command, None, None)?);
+            }
+            let worker = slot.as_mut().expect("set above");
+            worker.get()?;
+            let value = work(worker)?;
+            Ok((value, worker.info().cloned()))
+        })
+        .await?;
+        let (value, info) = value;
+        if let Some(info) = info
+            && self.settings().model.as_ref() != Some(&info)
+        {
+            self.update_settings_off_runtime(move |settings| settings.model = Some(info))
+                .await?;
+        }
+        Ok(value)
     }
 }
 
@@ -215,17 +231,31 @@ pub async fn startup(state: tauri::State<'_, AppState>) -> Result<Startup, Comma
     let imported = opened_with
         .as_ref()
         .and_then(|file| settings.imports.get(&*file.to_string_lossy()).cloned());
+    // The file is read before the store is taken (a slow or huge file holds up no one).
+    let read = match opened_with {
+        Some(file) => Some(
+            blocking(move || {
+                Ok((
+                    interchange::import_file(&file, None).map_err(CommandError::from),
+                    file,
+                ))
+            })
+            .await?,
+        ),
+        None => None,
+    };
     let (open, notice) = state
         .with_store(move |store| {
             let listed = store.list()?;
             let exists = |slug: &String| listed.iter().any(|l| &l.slug == slug);
-            match opened_with {
+            match read {
                 // Opened with this file before: its library copy, as the user left it.
                 Some(_) if imported.as_ref().is_some_and(exists) => Ok((imported, None)),
-                Some(file) => match open_file(store, &file) {
+                Some((Ok(constitution), file)) => match open_file(store, &constitution, &file) {
                     Ok((slug, notice)) => Ok((Some(slug), notice)),
                     Err(error) => Ok((None, Some(error.message))),
                 },
+                Some((Err(error), _)) => Ok((None, Some(error.message))),
                 None => Ok((last_open.filter(exists), None)),
             }
         })
@@ -247,36 +277,25 @@ pub async fn startup(state: tauri::State<'_, AppState>) -> Result<Startup, Comma
     })
 }
 
-/// The library's constitution for `file`: the one named after it when its draft already holds
-/// the same content, else a new one imported from it.
-fn open_file(store: &mut Store, file: &Path) -> Result<(String, Option<String>), CommandError> {
-    let constitution = interchange::import_file(file, None)?;
-    let base = slug_for(&constitution, file);
-    if let Ok(draft) = store.draft(&base)
-        && draft.constitution == constitution
-    {
-        return Ok((base, None));
-    }
-    let slug = store.free_slug(&base)?;
-    store.create(&slug, &constitution)?;
-    Ok((
-        slug.clone(),
-        Some(format!("Imported {} as `{slug}`", file.display())),
-    ))
+/// The library's constitution for `file`, read already ([`Store::import`]'s rule): a notice
+/// when it was imported now.
+fn open_file(
+    store: &mut Store,
+    constitution: &Constitution,
+    file: &Path,
+) -> Result<(String, Option<String>), CommandError> {
+    let imported = store.import(constitution, file, None, false)?;
+    let notice = (imported.action != ImportAction::Unchanged)
+        .then(|| format!("Imported {} as `{}`", file.display(), imported.slug));
+    Ok((imported.slug, notice))
 }
 
 /// A slug of `name`, or `fallback` when it has no ASCII letter or digit.
 fn slug_or(name: &str, fallback: &str) -> String {
-    match interchange::slugify(name) {
+    match constitution::ids::slugify(name) {
         slug if slug.is_empty() => fallback.to_owned(),
         slug => slug,
     }
-}
-
-/// The id a constitution imported from `file` gets: from its name, else the file's name.
-fn slug_for(constitution: &Constitution, file: &Path) -> String {
-    let stem = file.file_stem().unwrap_or_default().to_string_lossy();
-    slug_or(&constitution.name, &slug_or(&stem, "constitution"))
 }
 
 /// `~/Documents` when it exists, else the home folder, else the working folder.
@@ -371,13 +390,11 @@ pub async fn import_constitution(
     state: tauri::State<'_, AppState>,
     path: PathBuf,
 ) -> Result<String, CommandError> {
+    // The file is read before the store is taken: a slow or huge file holds up no one.
+    let (constitution, path) =
+        blocking(move || Ok((interchange::import_file(&path, None)?, path))).await?;
     state
-        .with_store(move |store| {
-            let constitution = interchange::import_file(&path, None)?;
-            let slug = store.free_slug(&slug_for(&constitution, &path))?;
-            store.create(&slug, &constitution)?;
-            Ok(slug)
-        })
+        .with_store(move |store| Ok(store.import(&constitution, &path, None, false)?.slug))
         .await
 }
 
@@ -433,24 +450,15 @@ pub async fn export_constitution(
         .await
 }
 
-/// Writes `text` to `path`; an existing file is replaced only when `overwrite`, else the error
-/// has the code `file_exists` so the UI can ask.
+/// Writes `text` to `path` by the core's rule ([`files::write`]); an existing file is
+/// replaced only when `overwrite`, else the error has the code `file_exists` so the UI can ask.
 fn write_file(path: &Path, text: &str, overwrite: bool) -> Result<(), CommandError> {
-    let io = |error: std::io::Error| match error.kind() {
-        std::io::ErrorKind::AlreadyExists => {
-            CommandError::new("file_exists", format!("{} already exists", path.display()))
-        }
-        _ => CommandError::new("io", format!("cannot write {}: {error}", path.display())),
+    let replace = if overwrite {
+        files::Replace::Allow
+    } else {
+        files::Replace::Refuse
     };
-    if !overwrite {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(io)?;
-        return std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io);
-    }
-    crate::settings::replace_file(path, text).map_err(io)
+    Ok(files::write(path, text.as_bytes(), replace)?)
 }
 
 fn resolve(store: &Store, slug: &str, reference: &str) -> Result<Resolved, CommandError> {
@@ -472,7 +480,7 @@ pub async fn fork_constitution(
             store.fork(&slug, &new_slug, None)?;
             let mut draft = store.draft(&new_slug)?.constitution;
             draft.name = new_name;
-            store.save_draft(&new_slug, &draft)?;
+            store.save_draft(&new_slug, &draft, None)?;
             Ok(new_slug)
         })
         .await
@@ -591,17 +599,20 @@ pub async fn open_draft(
     Ok(view)
 }
 
-/// Saves the editor's draft (valid or not) in one transaction and validates it.
+/// Saves the editor's draft (valid or not) in one transaction and validates it; refused with
+/// `draft_changed` when `based_on` (the revision the editor last loaded or saved) is no longer
+/// the draft's: someone else changed it. Without `based_on` it saves over whatever is there.
 #[tauri::command]
 pub async fn save_draft(
     state: tauri::State<'_, AppState>,
     slug: String,
     constitution: Constitution,
+    based_on: Option<u64>,
 ) -> Result<DraftState, CommandError> {
     state
         .with_store(move |store| {
             Ok(DraftState {
-                status: store.save_draft(&slug, &constitution)?,
+                status: store.save_draft(&slug, &constitution, based_on)?,
                 problems: problems(&constitution),
             })
         })
@@ -754,11 +765,40 @@ pub async fn choose_save_file(
     .await
 }
 
-/// The default model as loaded by llama.cpp, with the backend and device that run it. The model
-/// is loaded once, by the engine thread that keeps it for later jobs.
+/// What the status bar shows of the model, without loading it.
+#[derive(Debug, Serialize)]
+pub struct ModelStatus {
+    /// The model as its worker process last described it, this session or an earlier one.
+    pub info: Option<ModelInfo>,
+    /// Whether a worker process holds the model now.
+    pub running: bool,
+}
+
+/// The default model as its worker process last described it (the backend and device that ran
+/// it); loads nothing.
 #[tauri::command]
-pub async fn model_status(state: tauri::State<'_, AppState>) -> Result<ModelInfo, CommandError> {
-    Ok(state.engine().await?.info().clone())
+pub fn model_status(state: tauri::State<'_, AppState>) -> ModelStatus {
+    let running = lock(&state.worker)
+        .as_ref()
+        .is_some_and(|worker| worker.info().is_some());
+    ModelStatus {
+        info: state.settings().model,
+        running,
+    }
+}
+
+/// Starts the default model's worker process (if none runs) and describes the model as llama.cpp
+/// loaded it, with the backend and device that run it.
+#[tauri::command]
+pub async fn start_model(state: tauri::State<'_, AppState>) -> Result<ModelInfo, CommandError> {
+    state
+        .with_worker(|worker| {
+            Ok(worker
+                .info()
+                .cloned()
+                .expect("with_worker starts the worker"))
+        })
+        .await
 }
 
 #[cfg(test)]
@@ -797,13 +837,9 @@ mod tests {
     }
 
     #[test]
-    fn slugs_fall_back_when_a_name_has_no_ascii() {
-        assert_eq!(slug_or("Политика", "constitution"), "constitution");
+    fn slugs_fall_back_when_a_name_has_no_letters() {
+        assert_eq!(slug_or("Политика", "constitution"), "politika");
+        assert_eq!(slug_or("***", "constitution"), "constitution");
         assert_eq!(slug_or("Safety first!", "constitution"), "safety-first");
-        let file = Path::new("/x/Мой.toml");
-        assert_eq!(
-            slug_for(&constitution::starter("Политика"), file),
-            "constitution"
-        );
     }
 }

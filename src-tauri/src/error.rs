@@ -5,6 +5,7 @@ use preamble::data_dir::NoDataDir;
 use preamble::engine::EngineError;
 use preamble::interchange::ExportError;
 use preamble::store::StoreError;
+use preamble::worker::WorkerError;
 use serde::Serialize;
 
 /// A command's failure as the UI receives it. `code` is stable and machine-readable; `message`
@@ -48,6 +49,16 @@ impl From<EngineError> for CommandError {
     }
 }
 
+impl From<WorkerError> for CommandError {
+    fn from(error: WorkerError) -> Self {
+        match error {
+            WorkerError::Model(error) => error.into(),
+            WorkerError::LoadFailed(message) => Self::new("model_invalid", message),
+            error => Self::new("engine", error.to_string()),
+        }
+    }
+}
+
 impl From<StoreError> for CommandError {
     fn from(error: StoreError) -> Self {
         let code = match error {
@@ -64,6 +75,7 @@ impl From<StoreError> for CommandError {
             StoreError::NothingToCommit { .. } => "nothing_to_commit",
             StoreError::InvalidDraft { .. } => "invalid_draft",
             StoreError::UncommittedDraft { .. } => "uncommitted_draft",
+            StoreError::DraftChanged { .. } => "draft_changed",
             _ => "store",
         };
         Self::new(code, error.to_string())
@@ -75,6 +87,16 @@ impl From<ExportError> for CommandError {
         let code = match error {
             ExportError::Invalid(_) => "invalid_constitution",
             _ => "export_failed",
+        };
+        Self::new(code, error.to_string())
+    }
+}
+
+impl From<preamble::files::WriteError> for CommandError {
+    fn from(error: preamble::files::WriteError) -> Self {
+        let code = match error {
+            preamble::files::WriteError::Exists(_) => "file_exists",
+            preamble::files::WriteError::Io { .. } => "io",
         };
         Self::new(code, error.to_string())
     }

@@ -20,14 +20,20 @@ use tauri::{Manager, WebviewUrl, WebviewWindowBuilder, WindowEvent};
 use crate::commands::AppState;
 use crate::settings::WindowSize;
 
-fn main() {
+fn main() -> std::process::ExitCode {
+    // The model's worker process is this binary too (see `commands::AppState::with_worker`).
+    let mut args = std::env::args_os().skip(1).peekable();
+    if args.peek().is_some_and(|arg| arg == "--worker") {
+        preamble::logging::to_stderr("warn");
+        return preamble::worker::serve_args(args.skip(1));
+    }
     let data = DataDir::resolve().ok();
     if let Some(data) = &data
         && let Err(error) = preamble::logging::to_file(&data.logs(), "preamble-app.log", "info")
     {
         eprintln!("cannot write logs to {}: {error}", data.logs().display());
     }
-    let constitution = std::env::args_os().nth(1).map(PathBuf::from).map(|path| {
+    let constitution = args.next().map(PathBuf::from).map(|path| {
         std::fs::canonicalize(&path)
             .or_else(|_| std::path::absolute(&path))
             .unwrap_or(path)
@@ -85,13 +91,15 @@ fn main() {
             commands::choose_import_file,
             commands::choose_save_file,
             commands::model_status,
+            commands::start_model,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {
         tracing::error!(%error, "the app failed");
         eprintln!("preamble-app: {error}");
-        std::process::exit(1);
+        return std::process::ExitCode::FAILURE;
     }
+    std::process::ExitCode::SUCCESS
 }
 
 /// The window's size in logical pixels on a first start.

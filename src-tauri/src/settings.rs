@@ -40,6 +40,9 @@ pub struct Settings {
     /// Files the app was started with (absolute paths, as text), and the library constitution
     /// each was imported as.
     pub imports: BTreeMap<String, String>,
+    /// The model as its worker process last described it (the device that ran it), shown in
+    /// the status bar until the model is needed again.
+    pub model: Option<preamble::engine::ModelInfo>,
 }
 
 impl Settings {
@@ -64,21 +67,13 @@ impl Settings {
             std::fs::create_dir_all(folder)?;
         }
         let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        replace_file(path, &text)
+        preamble::files::write(path, text.as_bytes(), preamble::files::Replace::Allow).map_err(
+            |error| match error {
+                preamble::files::WriteError::Io { source, .. } => source,
+                other => std::io::Error::other(other.to_string()),
+            },
+        )
     }
-}
-
-/// Writes `text` to `path` through a file beside it that is renamed over it: a crash or a
-/// failed write leaves the old content whole.
-pub fn replace_file(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".preamble-tmp");
-    let temporary = PathBuf::from(temporary);
-    std::fs::write(&temporary, text)
-        .and_then(|()| std::fs::rename(&temporary, path))
-        .inspect_err(|_| {
-            let _ = std::fs::remove_file(&temporary);
-        })
 }
 
 /// Where the settings of the data folder `root` live.
@@ -104,6 +99,7 @@ mod tests {
                 maximized: false,
             }),
             imports: BTreeMap::from([("/c.toml".into(), "c".into())]),
+            model: None,
         };
         settings.save(&path).unwrap();
         assert_eq!(Settings::load(&path), settings);

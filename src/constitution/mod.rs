@@ -23,6 +23,7 @@
 //! the file, line, column and field. No input makes it panic. [`to_toml`] writes the canonical
 //! form: what Preamble saves, and what a version's content hash is computed over.
 
+pub mod ids;
 mod toml_file;
 
 use std::collections::HashSet;
@@ -30,7 +31,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use toml_file::{Diagnostic, LoadError, load, parse_toml, to_toml};
+pub use toml_file::{Diagnostic, LoadError, MAX_FILE_BYTES, load, parse_toml, read_text, to_toml};
 
 /// The version of the file format this code reads and writes.
 pub const FORMAT_VERSION: u32 = 1;

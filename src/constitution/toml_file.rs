@@ -51,11 +51,54 @@ pub enum LoadError {
 
 /// Reads, parses and validates the constitution file at `path`.
 pub fn load(path: &Path) -> Result<Constitution, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+    parse_toml(&read_text(path)?, path)
+}
+
+/// The most a constitution file may hold: far more than any real one.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The text of the constitution file at `path`: refused when it is no regular file (a FIFO
+/// or a device would block or never end), larger than [`MAX_FILE_BYTES`] or not UTF-8.
+pub fn read_text(path: &Path) -> Result<String, LoadError> {
+    use std::io::Read;
+    let io = |source| LoadError::Io {
         path: path.to_owned(),
         source,
-    })?;
-    parse_toml(&text, path)
+    };
+    let refused = |message: String| {
+        io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            message,
+        ))
+    };
+    let metadata = std::fs::metadata(path).map_err(io)?;
+    if !metadata.is_file() {
+        return Err(refused(if metadata.is_dir() {
+            "it is a folder, not a file".to_owned()
+        } else {
+            "it is not a regular file (a pipe or a device, say)".to_owned()
+        }));
+    }
+    let too_big = || refused(format!("it is larger than {} MiB", MAX_FILE_BYTES >> 20));
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    String::from_utf8(bytes).map_err(|error| {
+        io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "it is not UTF-8 text (byte {})",
+                error.utf8_error().valid_up_to()
+            ),
+        ))
+    })
 }
 
 /// Parses and validates constitution TOML; `file` names it in diagnostics.
@@ -422,6 +465,30 @@ fn toml_float(value: f64) -> String {
 mod tests {
     use super::*;
     use crate::constitution::PreviewDefaults;
+
+    #[test]
+    fn pipes_folders_huge_and_binary_files_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let message = |path: &Path| read_text(path).unwrap_err().to_string();
+        assert!(message(dir.path()).contains("is a folder"));
+        let fifo = dir.path().join("pipe.toml");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|status| status.success()) {
+            // Opening a FIFO with no writer would block: it must be refused before that.
+            let text = message(&fifo);
+            assert!(
+                text.contains("pipe.toml") && text.contains("not a regular file"),
+                "{text}"
+            );
+        }
+        let huge = dir.path().join("huge.toml");
+        let file = std::fs::File::create(&huge).unwrap();
+        file.set_len(MAX_FILE_BYTES + 1).unwrap();
+        assert!(message(&huge).contains("larger than 16 MiB"));
+        let binary = dir.path().join("binary.toml");
+        std::fs::write(&binary, [b'a', 0xff, 0xfe]).unwrap();
+        assert!(message(&binary).contains("not UTF-8"));
+    }
 
     const MINIMAL: &str = r#"format = 1
 name = "Tiny"

@@ -153,7 +153,7 @@ pub trait Conversation {
 }
 
 /// Totals of a batch run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BatchStats {
     /// Prompt tokens decoded, the shared prefix once.
     pub decoded_prompt_tokens: usize,
@@ -177,6 +177,27 @@ pub fn run<C: Conversation>(
     shared_prefix: &[Message],
     options: &BatchOptions,
     cancel: &CancelToken,
+) -> Result<BatchStats, EngineError> {
+    run_observed(
+        model,
+        conversations,
+        shared_prefix,
+        options,
+        cancel,
+        &mut || {},
+    )
+}
+
+/// [`run`], calling `after_step` once after each decode step has been handed to the
+/// conversations (its pieces, finished turns and new turns): the place to send what a step
+/// produced as one message.
+pub fn run_observed<C: Conversation>(
+    model: &Model,
+    conversations: &mut [C],
+    shared_prefix: &[Message],
+    options: &BatchOptions,
+    cancel: &CancelToken,
+    after_step: &mut dyn FnMut(),
 ) -> Result<BatchStats, EngineError> {
     let started = Instant::now();
     // A single conversation has nothing to share.
@@ -238,6 +259,7 @@ pub fn run<C: Conversation>(
         runner.stats.decode_calls += 1;
         runner.stats.decode_ms += decode_started.elapsed().as_secs_f64() * 1000.0;
         runner.after_decode(&mut ctx, &mut slots, &logits_at, conversations)?;
+        after_step();
     }
     runner.stats.wall_ms = started.elapsed().as_secs_f64() * 1000.0;
     Ok(runner.stats)
@@ -347,20 +369,12 @@ fn shared_prefix_tokens(
     let probe = |text: &str| {
         let mut chat = messages.to_vec();
         chat.push(Message::new(Role::User, text));
-        model
-            .render_chat(&chat)
-            .map(|rendered| tokenize(model, &rendered))
+        model.chat_tokens(&chat, "")
     };
     let mut first = probe("Alpha question?")?;
     let second = probe("Zulu request.")?;
     first.truncate(common_prefix(&first, &second));
     Ok(first)
-}
-
-/// The whole text of a turn as the model reads it.
-fn tokenize(model: &Model, text: &str) -> Vec<LlamaToken> {
-    let vocab = model.model.vocab();
-    vocab.tokenize(text.as_bytes(), vocab.should_add_bos(), true)
 }
 
 fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
@@ -487,9 +501,7 @@ impl Runner<'_> {
                 ..
             } => (messages, assistant_prefix),
         };
-        let mut rendered = self.model.render_chat(messages)?;
-        rendered.push_str(assistant_prefix);
-        let all = tokenize(self.model, &rendered);
+        let all = self.model.chat_tokens(messages, assistant_prefix)?;
         let keep = if self.reuse_kv {
             common_prefix(&all, &active.kv_tokens)
         } else {

@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
+use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::{LlamaBackendDeviceType, list_llama_ggml_backend_devices};
 
 pub use batch::{BatchOptions, BatchStats, CancelToken, Conversation, Finish, Turn, TurnOutput};
@@ -94,7 +95,7 @@ pub struct LoadOptions {
 }
 
 /// What Preamble knows about a loaded model, for display and for run records.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ModelInfo {
     pub path: PathBuf,
     /// `general.name` from the GGUF metadata, else the file name.
@@ -117,7 +118,8 @@ pub struct ModelInfo {
 }
 
 /// A role in a chat.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Role {
     System,
     User,
@@ -135,7 +137,7 @@ impl Role {
 }
 
 /// One message of a chat.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Message {
     pub role: Role,
     pub content: String,
@@ -151,7 +153,7 @@ impl Message {
 }
 
 /// Settings of one generation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct GenerateParams {
     pub max_tokens: u32,
     pub sampling: Sampling,
@@ -169,7 +171,7 @@ impl Default for GenerateParams {
 }
 
 /// What a finished generation produced.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Generation {
     pub text: String,
     pub prompt_tokens: usize,
@@ -257,6 +259,51 @@ impl Model {
             })
     }
 
+    /// The tokens the model reads for `messages` followed by `assistant_prefix` (text the
+    /// assistant's reply is made to start with).
+    ///
+    /// Only the chat template's own markers are special tokens: message text (prompts, and the
+    /// model's own earlier replies) is tokenized with special-token parsing off, so a prompt
+    /// that contains `<|im_end|>\n<|im_start|>system` reaches the model as those characters and
+    /// cannot forge a turn. To tell the two apart, the template is rendered with a marker in
+    /// place of each message's text; the rendered text is cut at the markers, the template's
+    /// parts are tokenized with special tokens and the messages' parts without. (With a
+    /// SentencePiece vocabulary each part then starts a new word, as text after a special token
+    /// already does.)
+    pub fn chat_tokens(
+        &self,
+        messages: &[Message],
+        assistant_prefix: &str,
+    ) -> Result<Vec<LlamaToken>, EngineError> {
+        let marked: Vec<Message> = messages
+            .iter()
+            .enumerate()
+            .map(|(index, message)| Message::new(message.role, content_marker(index)))
+            .collect();
+        let rendered = self.render_chat(&marked)?;
+        let vocab = self.model.vocab();
+        let mut tokens = Vec::new();
+        let mut rest = rendered.as_str();
+        let mut add_bos = vocab.should_add_bos();
+        for (index, message) in messages.iter().enumerate() {
+            let marker = content_marker(index);
+            let Some(at) = rest.find(&marker) else {
+                return Err(EngineError::InvalidTurn(format!(
+                    "the chat template of {} does not show message {} as written",
+                    self.info.path.display(),
+                    index + 1
+                )));
+            };
+            vocab.tokenize_into(&rest.as_bytes()[..at], &mut tokens, add_bos, true);
+            vocab.tokenize_into(message.content.as_bytes(), &mut tokens, false, false);
+            add_bos = false;
+            rest = &rest[at + marker.len()..];
+        }
+        vocab.tokenize_into(rest.as_bytes(), &mut tokens, add_bos, true);
+        vocab.tokenize_into(assistant_prefix.as_bytes(), &mut tokens, false, false);
+        Ok(tokens)
+    }
+
     /// Generates the assistant's reply to `messages`, handing each decoded piece of text to
     /// `on_piece` as it comes; `ControlFlow::Break` stops the generation after that piece.
     pub fn generate(
@@ -281,14 +328,7 @@ impl Model {
             error: None,
         }];
         // A context just large enough, within what the model was trained for.
-        let vocab = self.model.vocab();
-        let prompt_tokens = vocab
-            .tokenize(
-                self.render_chat(messages)?.as_bytes(),
-                vocab.should_add_bos(),
-                true,
-            )
-            .len();
+        let prompt_tokens = self.chat_tokens(messages, "")?.len();
         let needed = u32::try_from(prompt_tokens + params.max_tokens as usize).unwrap_or(u32::MAX);
         let options = BatchOptions {
             parallel: 1,
@@ -347,6 +387,12 @@ impl<F: FnMut(&str) -> ControlFlow<()>> Conversation for OneReply<F> {
     }
 }
 
+/// Stands for message `index`'s text while the chat template is rendered: characters from the
+/// Private Use Area, which no template changes and no prompt is expected to hold.
+fn content_marker(index: usize) -> String {
+    format!("\u{e000}preamble-message-{index}\u{e001}")
+}
+
 /// Removes and returns the longest prefix of `bytes` that is complete UTF-8, leaving an
 /// incomplete trailing character for the next piece; invalid bytes become U+FFFD.
 fn take_complete_utf8(bytes: &mut Vec<u8>) -> String {
@@ -361,7 +407,8 @@ fn take_complete_utf8(bytes: &mut Vec<u8>) -> String {
     text
 }
 
-fn check_gguf_magic(path: &Path, hint: &str) -> Result<(), EngineError> {
+/// Checks that `path` is there and starts like a GGUF file; `hint` ends the errors.
+pub fn check_gguf_magic(path: &Path, hint: &str) -> Result<(), EngineError> {
     use std::io::Read;
     let mut magic = [0u8; 4];
     let read = std::fs::File::open(path).and_then(|mut file| file.read_exact(&mut magic));

@@ -16,15 +16,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
+use crate::constitution::ids::{self, canonical_text_hash};
 use crate::constitution::{self, Constitution};
 use crate::data_dir::DataDir;
 
 #[cfg(feature = "engine")]
 mod runs;
 #[cfg(feature = "engine")]
-pub use runs::{NewRun, RunStatus, RunSummary, StoredRun};
+pub use runs::{NewRun, RunOwner, RunStatus, RunSummary, StoredRun};
 
 /// The schema this code writes. [`MIGRATIONS`]`[i]` takes a store from version `i` to `i + 1`.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
@@ -108,6 +108,15 @@ const MIGRATIONS: &[&str] = &[
     // 4: deleting a constitution moves it to the trash (its versions are permanent); restoring
     // brings it back.
     "ALTER TABLE constitutions ADD COLUMN deleted_ms INTEGER;",
+    // 5: a run is owned by the process executing it (pid and start time: a lease that dies with
+    // the process); why it stopped; each prompt's preference label, stored like a step; each
+    // draft counts its saves, so that a save based on an older one is refused.
+    "ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+     ALTER TABLE runs ADD COLUMN owner_started INTEGER;
+     ALTER TABLE runs ADD COLUMN status_note TEXT;
+     ALTER TABLE run_prompts ADD COLUMN preference TEXT;
+     ALTER TABLE run_prompts ADD COLUMN preference_error TEXT;
+     ALTER TABLE drafts ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The store's file name in the data folder.
@@ -156,10 +165,21 @@ pub enum StoreError {
          to discard them"
     )]
     UncommittedDraft { slug: String, since: String },
+    #[error(
+        "`{slug}`: the draft was changed elsewhere (revision {current}, this edit was based on \
+         {expected}); reload it, or save over it"
+    )]
+    DraftChanged {
+        slug: String,
+        expected: u64,
+        current: u64,
+    },
     #[error("`{slug}`: stored content does not decode: {message}")]
     Corrupt { slug: String, message: String },
     #[error("no run {0} in the store")]
     UnknownRun(i64),
+    #[error("run {run} is being run by process {pid}; wait for it, or stop that process")]
+    RunBusy { run: i64, pid: u32 },
     #[error("run {run}: stored {what} does not decode: {message}")]
     CorruptRun {
         run: i64,
@@ -195,6 +215,8 @@ pub struct Listing {
     pub updated_ms: i64,
     /// The draft differs from the version it is based on (or there is no version yet).
     pub has_changes: bool,
+    /// Why the stored draft does not decode, when it does not (the name is then the id).
+    pub damaged: Option<String>,
 }
 
 /// A constitution's working draft.
@@ -213,6 +235,43 @@ pub struct DraftStatus {
     pub updated_ms: i64,
     /// The draft differs from its base version (or there is no version yet).
     pub has_changes: bool,
+    /// Counts the draft's writes (saves, imports, checkouts): a save based on an older
+    /// revision is refused ([`StoreError::DraftChanged`]).
+    pub revision: u64,
+}
+
+/// Where [`Store::import`] put a constitution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    pub slug: String,
+    pub action: ImportAction,
+}
+
+/// What [`Store::import`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportAction {
+    /// A new constitution, the file's content as its draft.
+    Created,
+    /// The draft of an existing constitution now holds the file's content.
+    Replaced,
+    /// The constitution's draft already held this content; nothing was written.
+    Unchanged,
+}
+
+impl Imported {
+    fn created(slug: &str) -> Self {
+        Self {
+            slug: slug.to_owned(),
+            action: ImportAction::Created,
+        }
+    }
+
+    fn unchanged(slug: &str) -> Self {
+        Self {
+            slug: slug.to_owned(),
+            action: ImportAction::Unchanged,
+        }
+    }
 }
 
 /// What a reference such as `general-assistant@3` names.
@@ -258,21 +317,48 @@ pub struct Store {
     path: PathBuf,
 }
 
-/// The sha256 of a constitution's canonical TOML, lower-case hex: a version's content hash.
-pub fn content_hash(constitution: &Constitution) -> String {
-    canonical_text_hash(&constitution::to_toml(constitution))
-}
-
-/// The content hash of canonical TOML text already written.
-fn canonical_text_hash(content: &str) -> String {
-    format!("{:x}", Sha256::digest(content.as_bytes()))
-}
-
-/// Who commits when no author is given: `$PREAMBLE_AUTHOR`, else `$USER`, else `unknown`.
+/// Who commits when no author is given: `$PREAMBLE_AUTHOR`, else `git config user.name`, else
+/// the login name (`$USER`, `$LOGNAME`, else the user's entry in `/etc/passwd`), and only when
+/// none of those is known, `unknown`.
 pub fn default_author() -> String {
+    let set = |name: String| Some(name.trim().to_owned()).filter(|name| !name.is_empty());
     std::env::var("PREAMBLE_AUTHOR")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "unknown".to_owned())
+        .ok()
+        .and_then(set)
+        .or_else(|| git_user_name().and_then(set))
+        .or_else(|| std::env::var("USER").ok().and_then(set))
+        .or_else(|| std::env::var("LOGNAME").ok().and_then(set))
+        .or_else(|| login_name_from_passwd().and_then(set))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn git_user_name() -> Option<String> {
+    let output = std::process::Command::new("git")
+        .args(["config", "user.name"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The name of this process's user in `/etc/passwd` (its uid read from `/proc/self`).
+fn login_name_from_passwd() -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let uid = std::fs::metadata("/proc/self").ok()?.uid().to_string();
+        let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+        passwd.lines().find_map(|line| {
+            let mut fields = line.split(':');
+            let name = fields.next()?;
+            (fields.nth(1)? == uid).then(|| name.to_owned())
+        })
+    }
+    #[cfg(not(unix))]
+    None
 }
 
 /// Now, in milliseconds since the Unix epoch.
@@ -458,7 +544,11 @@ impl Store {
         for row in rows {
             let (slug, draft, updated_ms, versions, latest, base) =
                 row.map_err(|e| self.error(e))?;
-            let name = decode(&slug, &draft)?.name;
+            // One damaged row marks its constitution, not the whole library.
+            let (name, damaged) = match decode(&slug, &draft) {
+                Ok(constitution) => (constitution.name, None),
+                Err(error) => (slug.clone(), Some(error.to_string())),
+            };
             listings.push(Listing {
                 has_changes: base.as_deref() != Some(draft.as_str()),
                 slug,
@@ -466,6 +556,7 @@ impl Store {
                 versions,
                 latest,
                 updated_ms,
+                damaged,
             });
         }
         Ok(listings)
@@ -482,13 +573,34 @@ impl Store {
     }
 
     /// Saves `constitution` as the draft of `slug` (it may be invalid) and says where it now
-    /// stands, from the same transaction.
-    pub fn save_draft(&mut self, slug: &str, constitution: &Constitution) -> Result<DraftStatus> {
+    /// stands, from the same transaction. With `based_on`, the save is refused
+    /// ([`StoreError::DraftChanged`]) when the draft is no longer at that revision: someone
+    /// (the CLI, another window) changed it meanwhile, and nothing is overwritten.
+    pub fn save_draft(
+        &mut self,
+        slug: &str,
+        constitution: &Constitution,
+        based_on: Option<u64>,
+    ) -> Result<DraftStatus> {
         let content = constitution::to_toml(constitution);
         self.write(|tx, path| {
             let id = constitution_id(tx, slug, path)?;
+            if let Some(expected) = based_on {
+                let current = draft_row(tx, id)
+                    .map_err(|source| sqlite_error(path, source))?
+                    .1
+                    .revision;
+                if current != expected {
+                    return Err(StoreError::DraftChanged {
+                        slug: slug.to_owned(),
+                        expected,
+                        current,
+                    });
+                }
+            }
             tx.execute(
-                "UPDATE drafts SET content = ?2, updated_ms = ?3 WHERE constitution_id = ?1",
+                "UPDATE drafts SET content = ?2, updated_ms = ?3, revision = revision + 1 \
+                 WHERE constitution_id = ?1",
                 params![id, content, now_ms()],
             )
             .map_err(|source| sqlite_error(path, source))?;
@@ -511,7 +623,8 @@ impl Store {
             let id = constitution_id(tx, slug, path)?;
             refuse_to_discard(tx, id, slug, force, path)?;
             tx.execute(
-                "UPDATE drafts SET content = ?2, updated_ms = ?3 WHERE constitution_id = ?1",
+                "UPDATE drafts SET content = ?2, updated_ms = ?3, revision = revision + 1 \
+                 WHERE constitution_id = ?1",
                 params![id, content, now_ms()],
             )
             .map_err(|source| sqlite_error(path, source))?;
@@ -701,6 +814,18 @@ impl Store {
         })
     }
 
+    /// The number of the newest version of `slug`; [`StoreError::NoVersions`] when it has none.
+    /// What a reference without a version (`slug`) means once a version exists, and what `tag`
+    /// and `fork` take when they are given no number.
+    pub fn newest_version(&self, slug: &str) -> Result<u32> {
+        self.log(slug)?
+            .first()
+            .map(|v| v.number)
+            .ok_or_else(|| StoreError::NoVersions {
+                slug: slug.to_owned(),
+            })
+    }
+
     /// Names version `number` of `slug` `name`, moving the tag if it named another version.
     pub fn tag(&mut self, slug: &str, name: &str, number: u32) -> Result<()> {
         if let Some(message) = tag_problem(name) {
@@ -731,7 +856,8 @@ impl Store {
             let version_id = version_id(tx, id, slug, number, path)?;
             refuse_to_discard(tx, id, slug, force, path)?;
             tx.execute(
-                "UPDATE drafts SET content = (SELECT content FROM versions WHERE id = ?2),
+                "UPDATE drafts SET revision = revision + 1,
+                                  content = (SELECT content FROM versions WHERE id = ?2),
                     base_version_id = ?2, updated_ms = ?3
                  WHERE constitution_id = ?1",
                 params![id, version_id, now_ms()],
@@ -745,15 +871,10 @@ impl Store {
     /// newest version when `None`), remembering where it came from.
     pub fn fork(&mut self, slug: &str, new_slug: &str, number: Option<u32>) -> Result<()> {
         check_slug(new_slug)?;
-        let number =
-            match number {
-                Some(number) => number,
-                None => self.log(slug)?.first().map(|v| v.number).ok_or_else(|| {
-                    StoreError::NoVersions {
-                        slug: slug.to_owned(),
-                    }
-                })?,
-            };
+        let number = match number {
+            Some(number) => number,
+            None => self.newest_version(slug)?,
+        };
         self.write(|tx, path| {
             let id = constitution_id(tx, slug, path)?;
             let version_id = version_id(tx, id, slug, number, path)?;
@@ -814,7 +935,7 @@ impl Store {
             .prepare_cached("SELECT 1 FROM constitutions WHERE slug = ?1")
             .map_err(|e| self.error(e))?;
         let mut failure = None;
-        let slug = crate::interchange::first_free_id(base, |candidate| {
+        let slug = ids::first_free_id(base, |candidate| {
             statement.exists([candidate]).unwrap_or_else(|error| {
                 failure.get_or_insert(error);
                 false
@@ -824,6 +945,60 @@ impl Store {
             Some(error) => Err(self.error(error)),
             None => Ok(slug),
         }
+    }
+
+    /// Brings `constitution`, read from `file`, into the library: the one rule the CLI's
+    /// `import` and the app's import and open share.
+    ///
+    /// - With an `id`: into that constitution, created when missing; else its draft is replaced
+    ///   (refused when it has uncommitted changes, unless `force`), and nothing is written when
+    ///   the draft already holds this content.
+    /// - Without: the id is made of the constitution's name, else of the file's stem, else
+    ///   `constitution` ([`ids::slugify`]). When that constitution's draft already holds this
+    ///   content, that is the one (importing a file twice gives one copy); else a new
+    ///   constitution at the first free id beside it.
+    pub fn import(
+        &mut self,
+        constitution: &Constitution,
+        file: &Path,
+        id: Option<&str>,
+        force: bool,
+    ) -> Result<Imported> {
+        let same = |store: &Self, slug: &str| -> Result<bool> {
+            match store.draft(slug) {
+                Ok(draft) => Ok(&draft.constitution == constitution),
+                Err(StoreError::UnknownConstitution(_) | StoreError::Corrupt { .. }) => Ok(false),
+                Err(error) => Err(error),
+            }
+        };
+        if let Some(slug) = id {
+            if same(self, slug)? {
+                return Ok(Imported::unchanged(slug));
+            }
+            return match self.replace_draft(slug, constitution, force) {
+                Ok(()) => Ok(Imported {
+                    slug: slug.to_owned(),
+                    action: ImportAction::Replaced,
+                }),
+                Err(StoreError::UnknownConstitution(_)) => {
+                    self.create(slug, constitution)?;
+                    Ok(Imported::created(slug))
+                }
+                Err(error) => Err(error),
+            };
+        }
+        let stem = file.file_stem().unwrap_or_default().to_string_lossy();
+        let base = [constitution.name.as_str(), &stem]
+            .into_iter()
+            .map(ids::slugify)
+            .find(|slug| !slug.is_empty())
+            .unwrap_or_else(|| "constitution".to_owned());
+        if same(self, &base)? {
+            return Ok(Imported::unchanged(&base));
+        }
+        let slug = self.free_slug(&base)?;
+        self.create(&slug, constitution)?;
+        Ok(Imported::created(&slug))
     }
 
     /// Checks the whole file: SQLite's integrity check, and that every version's content still
@@ -927,7 +1102,7 @@ fn constitution_id(connection: &Connection, slug: &str, path: &Path) -> Result<i
 /// The draft of constitution `id` as stored, and where it stands against its base version.
 fn draft_row(connection: &Connection, id: i64) -> rusqlite::Result<(String, DraftStatus)> {
     connection.query_row(
-        "SELECT d.content, v.number, d.updated_ms, v.content
+        "SELECT d.content, v.number, d.updated_ms, v.content, d.revision
          FROM drafts d LEFT JOIN versions v ON v.id = d.base_version_id
          WHERE d.constitution_id = ?1",
         [id],
@@ -938,6 +1113,7 @@ fn draft_row(connection: &Connection, id: i64) -> rusqlite::Result<(String, Draf
                 base: row.get(1)?,
                 updated_ms: row.get(2)?,
                 has_changes: base_content.as_deref() != Some(content.as_str()),
+                revision: row.get::<_, i64>(4)?.cast_unsigned(),
             };
             Ok((content, status))
         },
@@ -1044,7 +1220,7 @@ mod tests {
         assert!(store.draft("general").unwrap().status.has_changes);
         let v1 = store.commit("general", "first", "ana").unwrap();
         assert_eq!((v1.number, v1.parent), (1, None));
-        assert_eq!(v1.hash, content_hash(&c));
+        assert_eq!(v1.hash, ids::content_hash(&c));
         assert!(!store.draft("general").unwrap().status.has_changes);
         assert!(matches!(
             store.commit("general", "again", "ana"),
@@ -1052,7 +1228,7 @@ mod tests {
         ));
 
         c.tiers[0].principles[0].title.push_str(" at all");
-        store.save_draft("general", &c).unwrap();
+        store.save_draft("general", &c, None).unwrap();
         let v2 = store.commit("general", "second", "bo").unwrap();
         assert_eq!((v2.number, v2.parent), (2, Some(1)));
 
@@ -1102,7 +1278,7 @@ mod tests {
         store.tag("ga", "shipped", 1).unwrap();
         let mut edited = sample();
         edited.name = "Edited".into();
-        store.save_draft("ga", &edited).unwrap();
+        store.save_draft("ga", &edited, None).unwrap();
 
         store.delete("ga").unwrap();
         assert!(store.list().unwrap().is_empty());
@@ -1137,17 +1313,47 @@ mod tests {
     fn save_draft_says_where_the_draft_stands() {
         let (_dir, mut store) = store();
         store.create("ga", &sample()).unwrap();
-        let status = store.save_draft("ga", &sample()).unwrap();
+        let status = store.save_draft("ga", &sample(), None).unwrap();
         assert_eq!(status, store.draft("ga").unwrap().status);
         assert_eq!((status.base, status.has_changes), (None, true));
         store.commit("ga", "first", "me").unwrap();
-        let same = store.save_draft("ga", &sample()).unwrap();
+        let same = store.save_draft("ga", &sample(), None).unwrap();
         assert_eq!((same.base, same.has_changes), (Some(1), false));
         let mut edited = sample();
         edited.name = "Edited".into();
-        let status = store.save_draft("ga", &edited).unwrap();
+        let status = store.save_draft("ga", &edited, None).unwrap();
         assert_eq!(status, store.draft("ga").unwrap().status);
         assert!(status.has_changes);
+    }
+
+    #[test]
+    fn a_save_based_on_an_older_revision_is_refused() {
+        let (dir, mut store) = store();
+        store.create("ga", &sample()).unwrap();
+        let opened = store.draft("ga").unwrap().status.revision;
+        let mine = constitution::starter("Mine");
+        let saved = store.save_draft("ga", &mine, Some(opened)).unwrap();
+        assert_eq!(saved.revision, opened + 1);
+        // Another process (the CLI) replaces the draft meanwhile.
+        let mut other = Store::open(&dir.path().join("nested/preamble.sqlite")).unwrap();
+        other
+            .replace_draft("ga", &constitution::starter("Theirs"), true)
+            .unwrap();
+        let error = store
+            .save_draft(
+                "ga",
+                &constitution::starter("Mine again"),
+                Some(saved.revision),
+            )
+            .unwrap_err();
+        assert!(matches!(error, StoreError::DraftChanged { .. }), "{error}");
+        assert_eq!(store.draft("ga").unwrap().constitution.name, "Theirs");
+        // Saving over it knowingly.
+        let over = store
+            .save_draft("ga", &constitution::starter("Mine again"), None)
+            .unwrap();
+        assert_eq!(store.draft("ga").unwrap().constitution.name, "Mine again");
+        assert_eq!(over.revision, saved.revision + 2);
     }
 
     #[test]
@@ -1172,7 +1378,7 @@ mod tests {
         store.commit("general", "first", "ana").unwrap();
         store.tag("general", "reviewed", 1).unwrap();
         c.name = "Renamed".into();
-        store.save_draft("general", &c).unwrap();
+        store.save_draft("general", &c, None).unwrap();
         assert!(matches!(
             store.checkout("general", 1, false),
             Err(StoreError::UncommittedDraft { .. })
@@ -1190,7 +1396,7 @@ mod tests {
             "General assistant"
         );
         c.name = "Branch".into();
-        store.save_draft("general", &c).unwrap();
+        store.save_draft("general", &c, None).unwrap();
         let v3 = store.commit("general", "branch from 1", "ana").unwrap();
         assert_eq!((v3.number, v3.parent), (3, Some(1)));
 
@@ -1214,6 +1420,73 @@ mod tests {
         }
         store.tag("general", "release-1.0", 2).unwrap();
         assert!(store.verify().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_damaged_draft_marks_its_constitution_not_the_library() {
+        let (_dir, mut store) = store();
+        store.create("good", &sample()).unwrap();
+        store.create("bad", &sample()).unwrap();
+        store
+            .connection
+            .execute(
+                "UPDATE drafts SET content = 'not [valid toml' WHERE constitution_id = \
+                 (SELECT id FROM constitutions WHERE slug = 'bad')",
+                [],
+            )
+            .unwrap();
+        let listings = store.list().unwrap();
+        assert_eq!(listings.len(), 2);
+        let bad = listings.iter().find(|l| l.slug == "bad").unwrap();
+        let good = listings.iter().find(|l| l.slug == "good").unwrap();
+        assert!(bad.damaged.as_deref().unwrap().contains("`bad`"), "{bad:?}");
+        assert_eq!(good.damaged, None);
+        assert!(matches!(
+            store.draft("bad"),
+            Err(StoreError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn imports_choose_ids_by_one_rule() {
+        let (dir, mut store) = store();
+        let file = dir.path().join("file-stem.toml");
+        let constitution = constitution::starter("Über Policy");
+        let first = store.import(&constitution, &file, None, false).unwrap();
+        assert_eq!(first.slug, "uber-policy");
+        assert_eq!(first.action, ImportAction::Created);
+        // The same content again: the same constitution, nothing written.
+        let again = store.import(&constitution, &file, None, false).unwrap();
+        assert_eq!(again.slug, "uber-policy");
+        assert_eq!(again.action, ImportAction::Unchanged);
+        // Other content under the same name: a new constitution beside it.
+        let other = constitution::starter("Über Policy!");
+        let second = store.import(&other, &file, None, false).unwrap();
+        assert_eq!(second.slug, "uber-policy-2");
+        // A name with no letters: the file's stem.
+        let nameless = constitution::starter("***");
+        let third = store.import(&nameless, &file, None, false).unwrap();
+        assert_eq!(third.slug, "file-stem");
+        // With an id: into that one, refusing uncommitted changes unless forced.
+        let error = store
+            .import(&other, &file, Some("uber-policy"), false)
+            .unwrap_err();
+        assert!(
+            matches!(error, StoreError::UncommittedDraft { .. }),
+            "{error}"
+        );
+        let forced = store
+            .import(&other, &file, Some("uber-policy"), true)
+            .unwrap();
+        assert_eq!(forced.action, ImportAction::Replaced);
+        let new = store.import(&other, &file, Some("fresh"), false).unwrap();
+        assert_eq!(new.action, ImportAction::Created);
+    }
+
+    #[test]
+    fn the_default_author_is_never_unknown_on_a_unix_machine() {
+        assert!(login_name_from_passwd().is_some());
+        assert_ne!(default_author(), "unknown");
     }
 
     #[test]

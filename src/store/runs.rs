@@ -5,13 +5,21 @@
 //! A run records what decides its outputs: the model file's sha256, the constitution (its
 //! canonical TOML and content hash, and `slug@vN` when it came from the store), the config
 //! with its seed, and the prompts. Steps are written one transaction each, as the engine
-//! reports them; a prompt's outcome (the JSONL line) when it ends.
+//! reports them; a prompt's preference label like a step; its outcome (the JSONL line) when
+//! it ends.
+//!
+//! **Ownership.** A process executing a run holds it: [`Store::claim_run`] records its pid and
+//! start time, refused while another live process holds the run, so that two CLI processes and
+//! the app on one store never run (and duplicate) one run at once. The lease dies with its
+//! process: a `running` run whose owner is gone lists as `interrupted`, resumable.
 
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use super::{Result, Store, StoreError, content_hash, now_ms, sqlite_error};
+use super::{Result, Store, StoreError, now_ms, sqlite_error};
+use crate::constitution::ids::content_hash;
 use crate::constitution::{self, Constitution};
+use crate::feedback::Preference;
 use crate::preview::{PreviewConfig, PromptOutcome, StepRecord};
 use crate::prompt_set::PromptItem;
 
@@ -19,10 +27,15 @@ use crate::prompt_set::PromptItem;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
-    /// Started and not finished: still going, or interrupted (resumable).
+    /// Being executed by a live process.
     Running,
+    /// Stopped before its end without being cancelled: its process or its model process died,
+    /// or the engine failed. Resumable.
+    Interrupted,
     Completed,
+    /// Stopped on request. Resumable.
     Cancelled,
+    /// Could not be recorded (the store failed). Resumable.
     Failed,
 }
 
@@ -30,6 +43,7 @@ impl RunStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Running => "running",
+            Self::Interrupted => "interrupted",
             Self::Completed => "completed",
             Self::Cancelled => "cancelled",
             Self::Failed => "failed",
@@ -39,6 +53,7 @@ impl RunStatus {
     fn parse(text: &str) -> Option<Self> {
         [
             Self::Running,
+            Self::Interrupted,
             Self::Completed,
             Self::Cancelled,
             Self::Failed,
@@ -46,6 +61,43 @@ impl RunStatus {
         .into_iter()
         .find(|status| status.as_str() == text)
     }
+}
+
+/// A process that can hold a run: its pid and its start time (so that a pid reused by a later
+/// process does not count as the owner).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunOwner {
+    pub pid: u32,
+    /// The process's start time in clock ticks since boot (Linux `/proc/PID/stat`, field 22);
+    /// 0 where that cannot be read.
+    pub started: u64,
+}
+
+impl RunOwner {
+    /// This process.
+    pub fn current() -> Self {
+        let pid = std::process::id();
+        Self {
+            pid,
+            started: process_start_time(pid).unwrap_or(0),
+        }
+    }
+
+    /// Whether the process still runs. Where process start times cannot be read (not Linux),
+    /// only this process counts as alive: a run held by another is taken as interrupted.
+    pub fn is_alive(&self) -> bool {
+        if self.pid == std::process::id() {
+            return true;
+        }
+        process_start_time(self.pid).is_some_and(|started| started == self.started)
+    }
+}
+
+fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// What a new run records.
@@ -77,6 +129,8 @@ pub struct RunSummary {
     pub prompts: usize,
     pub prompts_done: usize,
     pub prompts_failed: usize,
+    /// Why it stopped, when it did not complete (e.g. how its model process ended).
+    pub status_note: Option<String>,
 }
 
 /// A run with everything needed to show it or resume it.
@@ -92,6 +146,8 @@ pub struct StoredRun {
     pub outcomes: Vec<Option<PromptOutcome>>,
     /// Per prompt, why it failed.
     pub errors: Vec<Option<String>>,
+    /// Per prompt, its stored preference label and why it has none.
+    pub judgements: Vec<(Option<Preference>, Option<String>)>,
 }
 
 fn to_json<T: Serialize>(value: &T) -> String {
@@ -99,8 +155,10 @@ fn to_json<T: Serialize>(value: &T) -> String {
 }
 
 impl Store {
-    /// Records a new run and its prompts; returns its id.
+    /// Records a new run and its prompts, held by this process (see [`Store::claim_run`]);
+    /// returns its id.
     pub fn create_run(&mut self, run: &NewRun<'_>) -> Result<i64> {
+        let owner = RunOwner::current();
         let content = constitution::to_toml(run.constitution);
         let hash = content_hash(run.constitution);
         self.write(|tx, path| {
@@ -108,7 +166,8 @@ impl Store {
             tx.execute(
                 "INSERT INTO runs (created_ms, status, model_name, model_path, model_sha256, \
                  device, constitution_name, constitution_hash, constitution_ref, constitution, \
-                 seed, config) VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                 seed, config, owner_pid, owner_started) \
+                 VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     now_ms(),
                     run.model_name,
@@ -121,6 +180,8 @@ impl Store {
                     content,
                     run.config.seed.cast_signed(),
                     to_json(run.config),
+                    i64::from(owner.pid),
+                    owner.started.cast_signed(),
                 ],
             )
             .map_err(sqlite)?;
@@ -170,6 +231,59 @@ impl Store {
         })
     }
 
+    /// Records a prompt's preference label, or why it has none.
+    pub fn record_judgement(
+        &mut self,
+        run: i64,
+        prompt: usize,
+        preference: Option<&Preference>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.write(|tx, path| {
+            tx.execute(
+                "UPDATE run_prompts SET preference = ?3, preference_error = ?4 \
+                 WHERE run_id = ?1 AND idx = ?2",
+                params![run, prompt as i64, preference.map(to_json), error],
+            )
+            .map_err(|source| sqlite_error(path, source))?;
+            Ok(())
+        })
+    }
+
+    /// Makes `owner` the process executing run `id` (status `running`), refused while another
+    /// live process holds it.
+    pub fn claim_run(&mut self, id: i64, owner: RunOwner) -> Result<()> {
+        self.write(|tx, path| {
+            let sqlite = |source| sqlite_error(path, source);
+            let row: Option<(String, Option<i64>, Option<i64>)> = tx
+                .query_row(
+                    "SELECT status, owner_pid, owner_started FROM runs WHERE id = ?1",
+                    [id],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()
+                .map_err(sqlite)?;
+            let (status, pid, started) = row.ok_or(StoreError::UnknownRun(id))?;
+            if status == RunStatus::Running.as_str()
+                && let Some(holder) = owner_of(pid, started)
+                && holder != owner
+                && holder.is_alive()
+            {
+                return Err(StoreError::RunBusy {
+                    run: id,
+                    pid: holder.pid,
+                });
+            }
+            tx.execute(
+                "UPDATE runs SET status = 'running', finished_ms = NULL, status_note = NULL, \
+                 owner_pid = ?2, owner_started = ?3 WHERE id = ?1",
+                params![id, i64::from(owner.pid), owner.started.cast_signed()],
+            )
+            .map_err(sqlite)?;
+            Ok(())
+        })
+    }
+
     /// Records why a prompt failed.
     pub fn record_failure(&mut self, run: i64, prompt: usize, error: &str) -> Result<()> {
         self.write(|tx, path| {
@@ -182,14 +296,15 @@ impl Store {
         })
     }
 
-    /// Sets a run's status; any status but `running` also sets its finish time.
-    pub fn set_run_status(&mut self, run: i64, status: RunStatus) -> Result<()> {
+    /// Ends a run's execution with `status` (not `running`: see [`Store::claim_run`]) and why
+    /// it stopped; sets its finish time and releases its owner.
+    pub fn finish_run(&mut self, run: i64, status: RunStatus, note: Option<&str>) -> Result<()> {
         self.write(|tx, path| {
-            let finished = (status != RunStatus::Running).then(now_ms);
             let changed = tx
                 .execute(
-                    "UPDATE runs SET status = ?2, finished_ms = ?3 WHERE id = ?1",
-                    params![run, status.as_str(), finished],
+                    "UPDATE runs SET status = ?2, finished_ms = ?3, status_note = ?4, \
+                     owner_pid = NULL, owner_started = NULL WHERE id = ?1",
+                    params![run, status.as_str(), now_ms(), note],
                 )
                 .map_err(|source| sqlite_error(path, source))?;
             if changed == 0 {
@@ -197,6 +312,41 @@ impl Store {
             }
             Ok(())
         })
+    }
+
+    /// Deletes run `id` with its prompts and steps; refused while a live process runs it.
+    pub fn delete_run(&mut self, id: i64) -> Result<()> {
+        let summary = self.run_summary(id)?;
+        if summary.status == RunStatus::Running
+            && let Some(owner) = self.run_owner(id)?
+            && owner != RunOwner::current()
+        {
+            return Err(StoreError::RunBusy {
+                run: id,
+                pid: owner.pid,
+            });
+        }
+        self.write(|tx, path| {
+            let sqlite = |source| sqlite_error(path, source);
+            tx.execute("DELETE FROM run_steps WHERE run_id = ?1", [id])
+                .map_err(sqlite)?;
+            tx.execute("DELETE FROM runs WHERE id = ?1", [id])
+                .map_err(sqlite)?;
+            Ok(())
+        })
+    }
+
+    /// The process recorded as executing run `id`, if any.
+    fn run_owner(&self, id: i64) -> Result<Option<RunOwner>> {
+        let (pid, started) = self
+            .connection
+            .query_row(
+                "SELECT owner_pid, owner_started FROM runs WHERE id = ?1",
+                [id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .map_err(|source| self.error(source))?;
+        Ok(owner_of(pid, started))
     }
 
     /// Every run, newest first.
@@ -232,7 +382,8 @@ impl Store {
             .connection
             .query_row(
                 "SELECT created_ms, finished_ms, status, model_name, model_sha256, device, \
-                 constitution_name, constitution_hash, constitution_ref, \
+                 constitution_name, constitution_hash, constitution_ref, status_note, \
+                 owner_pid, owner_started, \
                  (SELECT count(*) FROM run_prompts WHERE run_id = runs.id), \
                  (SELECT count(*) FROM run_prompts WHERE run_id = runs.id AND outcome IS NOT NULL), \
                  (SELECT count(*) FROM run_prompts WHERE run_id = runs.id AND error IS NOT NULL) \
@@ -249,10 +400,14 @@ impl Store {
                         row.get::<_, String>(6)?,
                         row.get::<_, String>(7)?,
                         row.get::<_, Option<String>>(8)?,
+                        (
+                            row.get::<_, Option<String>>(9)?,
+                            owner_of(row.get(10)?, row.get(11)?),
+                        ),
                         [
-                            row.get::<_, i64>(9)?,
-                            row.get::<_, i64>(10)?,
-                            row.get::<_, i64>(11)?,
+                            row.get::<_, i64>(12)?,
+                            row.get::<_, i64>(13)?,
+                            row.get::<_, i64>(14)?,
                         ],
                     ))
                 },
@@ -270,15 +425,22 @@ impl Store {
             name,
             hash,
             reference,
+            (status_note, owner),
             counts,
         ) = row;
         let [prompts, prompts_done, prompts_failed] =
             counts.map(|n| usize::try_from(n).unwrap_or(0));
+        let mut status =
+            RunStatus::parse(&status).ok_or_else(|| corrupt("status", status.clone()))?;
+        // A run whose owner is gone (it crashed, or was killed) is interrupted, not running.
+        if status == RunStatus::Running && !owner.is_some_and(|owner| owner.is_alive()) {
+            status = RunStatus::Interrupted;
+        }
         Ok(RunSummary {
             id,
             created_ms,
             finished_ms,
-            status: RunStatus::parse(&status).ok_or_else(|| corrupt("status", status.clone()))?,
+            status,
             model_name,
             model_sha256,
             device,
@@ -288,6 +450,7 @@ impl Store {
             prompts,
             prompts_done,
             prompts_failed,
+            status_note,
         })
     }
 
@@ -312,19 +475,43 @@ impl Store {
             toml::from_str(&content).map_err(|error| corrupt("constitution", &error))?;
         let config: PreviewConfig =
             serde_json::from_str(&config).map_err(|error| corrupt("config", &error))?;
-        let rows: Vec<(String, Option<String>, Option<String>)> = self
+        type PromptRow = (
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<PromptRow> = self
             .connection
-            .prepare("SELECT item, outcome, error FROM run_prompts WHERE run_id = ?1 ORDER BY idx")
+            .prepare(
+                "SELECT item, outcome, error, preference, preference_error FROM run_prompts \
+                 WHERE run_id = ?1 ORDER BY idx",
+            )
             .and_then(|mut statement| {
                 statement
-                    .query_map([id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+                    .query_map([id], |row| {
+                        Ok((
+                            row.get(0)?,
+                            row.get(1)?,
+                            row.get(2)?,
+                            row.get(3)?,
+                            row.get(4)?,
+                        ))
+                    })?
                     .collect::<rusqlite::Result<_>>()
             })
             .map_err(|source| self.error(source))?;
         let mut prompts = Vec::with_capacity(rows.len());
         let mut outcomes = Vec::with_capacity(rows.len());
         let mut errors = Vec::with_capacity(rows.len());
-        for (item, outcome, error) in rows {
+        let mut judgements = Vec::with_capacity(rows.len());
+        for (item, outcome, error, preference, preference_error) in rows {
+            let preference = preference
+                .map(|text| serde_json::from_str(&text))
+                .transpose()
+                .map_err(|e| corrupt("preference", &e))?;
+            judgements.push((preference, preference_error));
             prompts.push(serde_json::from_str(&item).map_err(|e| corrupt("prompt", &e))?);
             outcomes.push(
                 outcome
@@ -359,6 +546,114 @@ impl Store {
             steps,
             outcomes,
             errors,
+            judgements,
         })
+    }
+}
+
+fn owner_of(pid: Option<i64>, started: Option<i64>) -> Option<RunOwner> {
+    Some(RunOwner {
+        pid: u32::try_from(pid?).ok()?,
+        started: started.unwrap_or(0).cast_unsigned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_with_run() -> (tempfile::TempDir, Store, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("preamble.sqlite")).unwrap();
+        let constitution = constitution::starter("Lease test");
+        let config = PreviewConfig::for_constitution(&constitution);
+        let prompts = vec![PromptItem {
+            id: "p1".to_owned(),
+            prompt: "Hello?".to_owned(),
+            label: None,
+            category: None,
+            note: None,
+        }];
+        let id = store
+            .create_run(&NewRun {
+                model_name: "m",
+                model_path: "/m.gguf",
+                model_sha256: "00",
+                device: "CPU",
+                constitution: &constitution,
+                constitution_ref: None,
+                config: &config,
+                prompts: &prompts,
+            })
+            .unwrap();
+        (dir, store, id)
+    }
+
+    /// A live process other than this one, and its identity.
+    fn other_process() -> (std::process::Child, RunOwner) {
+        let child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let started = process_start_time(pid).expect("a Linux /proc");
+        (child, RunOwner { pid, started })
+    }
+
+    #[test]
+    fn a_run_held_by_a_live_process_is_refused_and_freed_when_it_dies() {
+        let (_dir, mut store, id) = store_with_run();
+        assert_eq!(store.run(id).unwrap().summary.status, RunStatus::Running);
+        // This process holds the new run until it lets go.
+        let (mut child, other) = other_process();
+        assert!(other.is_alive());
+        assert!(matches!(
+            store.claim_run(id, other),
+            Err(StoreError::RunBusy { .. })
+        ));
+        store.finish_run(id, RunStatus::Interrupted, None).unwrap();
+        store.claim_run(id, other).unwrap();
+        let error = store.claim_run(id, RunOwner::current()).unwrap_err();
+        assert!(
+            matches!(error, StoreError::RunBusy { run, pid } if run == id && pid == other.pid),
+            "{error}"
+        );
+        assert!(matches!(
+            store.delete_run(id),
+            Err(StoreError::RunBusy { .. })
+        ));
+        assert_eq!(store.run(id).unwrap().summary.status, RunStatus::Running);
+
+        // The owner dies without a word: the run is interrupted, and can be taken over.
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!other.is_alive());
+        assert_eq!(
+            store.run(id).unwrap().summary.status,
+            RunStatus::Interrupted
+        );
+        store.claim_run(id, RunOwner::current()).unwrap();
+        store
+            .finish_run(id, RunStatus::Cancelled, Some("stopped"))
+            .unwrap();
+        let summary = store.run(id).unwrap().summary;
+        assert_eq!(summary.status, RunStatus::Cancelled);
+        assert_eq!(summary.status_note.as_deref(), Some("stopped"));
+        store.delete_run(id).unwrap();
+        assert!(matches!(store.run(id), Err(StoreError::UnknownRun(_))));
+    }
+
+    #[test]
+    fn a_reused_pid_is_not_the_owner() {
+        let me = RunOwner::current();
+        assert!(me.is_alive());
+        let (mut child, other) = other_process();
+        let impostor = RunOwner {
+            started: other.started + 1,
+            ..other
+        };
+        assert!(!impostor.is_alive());
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 }

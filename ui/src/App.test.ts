@@ -21,7 +21,7 @@ afterEach(cleanup);
 
 const library = (): Library => ({
   constitutions: [
-    { slug: "test", name: "Test constitution", versions: 2, latest: 2, updated_ms: 0, has_changes: true },
+    { slug: "test", name: "Test constitution", versions: 2, latest: 2, updated_ms: 0, has_changes: true, damaged: null },
   ],
   deleted: [],
 });
@@ -29,7 +29,8 @@ const library = (): Library => ({
 function backend(overrides: Record<string, (args: Record<string, unknown>) => unknown> = {}) {
   return fakeBackend({
     startup: () => ({ open: null, notice: null, theme: "system", export_folder: "/home/me" }),
-    model_status: () => model,
+    model_status: () => ({ info: model, running: true }),
+    start_model: () => model,
     library,
     formats: () => [{ name: "toml", description: "Preamble TOML", extension: "toml", importable: true }],
     open_draft: ({ slug }) => ({ slug, constitution: sample(), state: cleanState() }),
@@ -52,6 +53,33 @@ describe("App", () => {
     await settle();
     expect(textOf(byTestId(root, "editor-title")[0])).toBe("Test constitution");
     expect(byTestId(root, "tab-editor")[0].getAttribute("aria-current")).toBe("page");
+  });
+
+  it("loads no model at start-up; the model loads when asked and its device is shown", async () => {
+    let starts = 0;
+    backend({
+      model_status: () => ({ info: null, running: false }),
+      start_model: () => {
+        starts += 1;
+        return model;
+      },
+    });
+    const root = await render(App, {});
+    expect(textOf(byTestId(root, "model-status")[0])).toBe("Model: not loaded yet");
+    expect(starts).toBe(0);
+    byTestId(root, "start-model")[0].click();
+    await settle();
+    await settle();
+    expect(starts).toBe(1);
+    expect(textOf(byTestId(root, "model-status")[0])).toBe("Model: SmolLM2 135M Instruct (Q4_1) · runs on CPU (Test CPU)");
+    expect(byTestId(root, "start-model")).toHaveLength(0);
+  });
+
+  it("shows the device the model ran on last time without loading it", async () => {
+    backend({ model_status: () => ({ info: model, running: false }) });
+    const root = await render(App, {});
+    expect(textOf(byTestId(root, "model-status")[0])).toBe("Model: SmolLM2 135M Instruct (Q4_1) · ran on CPU (Test CPU)");
+    expect(byTestId(root, "start-model")).toHaveLength(1);
   });
 
   it("opens the constitution startup names and runs shortcuts in the editor", async () => {

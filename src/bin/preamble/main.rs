@@ -3,7 +3,6 @@
 //! Exit status: 0 on success, 1 when the input or an operation failed, 2 on a usage error.
 
 use std::io::{IsTerminal, Write};
-use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -13,9 +12,12 @@ use preamble::constitution::{self, Constitution};
 use preamble::data_dir::DataDir;
 use preamble::default_model;
 use preamble::diff;
-use preamble::engine::{GenerateParams, LoadOptions, Message, Model, Role, Sampling};
+use preamble::engine::{CancelToken, GenerateParams, Message, Role, Sampling};
+use preamble::files;
 use preamble::interchange::{self, Format, Provenance};
-use preamble::store::{self, Revision, Store, StoreError, VersionInfo};
+use preamble::preview::PreviewEvent;
+use preamble::store::{self, ImportAction, Revision, Store, VersionInfo};
+use preamble::worker::{GenerateJob, Job, JobResult};
 
 #[derive(Parser)]
 #[command(
@@ -88,7 +90,8 @@ enum Command {
         file: PathBuf,
         #[arg(long)]
         format: Option<Format>,
-        /// The id in the store; by default derived from the file name.
+        /// The id in the store; by default made of the constitution's name (else the file's),
+        /// beside any taken one.
         #[arg(long)]
         id: Option<String>,
         /// Replace a draft that has uncommitted changes.
@@ -103,6 +106,9 @@ enum Command {
         /// Write here instead of stdout.
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// Replace the output file when it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Commit the draft of a constitution as its next version.
     Commit {
@@ -175,6 +181,18 @@ enum Command {
     Runs {
         #[arg(long)]
         json: bool,
+        /// Delete this run (its prompts, steps and outcomes) instead.
+        #[arg(long, value_name = "ID")]
+        delete: Option<i64>,
+    },
+    /// Check the store: SQLite's integrity check and every version's content hash.
+    Verify,
+    /// The model's worker process (started by `preview`, `judge` and `bench`; not for people):
+    /// line-delimited JSON on stdin and stdout.
+    #[command(hide = true)]
+    Worker {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
     },
 }
 
@@ -214,17 +232,6 @@ struct ModelArgs {
     gpu_layers: Option<u32>,
 }
 
-impl ModelArgs {
-    fn load(&self) -> Result<Model> {
-        let (path, fetch_hint) = self.path()?;
-        let options = LoadOptions {
-            gpu_layers: self.gpu_layers,
-            fetch_hint,
-        };
-        Ok(Model::load(&path, &options)?)
-    }
-}
-
 /// `print!` and `println!` that fail with an error instead of panicking when stdout is closed
 /// (`preamble log x | head`).
 macro_rules! out {
@@ -242,18 +249,27 @@ fn main() -> ExitCode {
     match run(cli.command, cli.db) {
         Ok(code) => code,
         // A reader that stopped reading (`| head`) is not a failure.
-        Err(error)
-            if error
-                .downcast_ref::<std::io::Error>()
-                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
-        {
-            ExitCode::SUCCESS
-        }
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether `error` comes from writing to a closed pipe, directly or through a JSON writer.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    let broken = Some(std::io::ErrorKind::BrokenPipe);
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            == broken
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == broken
+    })
 }
 
 fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
@@ -273,8 +289,8 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
             temperature,
             seed,
         } => {
-            let model = model.load()?;
-            let info = model.info();
+            let mut worker = model.worker()?;
+            let info = worker.get()?.info().clone();
             eprintln!(
                 "model: {} ({}) on {}",
                 info.name, info.quantization, info.device
@@ -294,21 +310,28 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
             };
             let mut stdout = std::io::stdout().lock();
             let mut write_error = None;
-            let generation = model.generate(&messages, &params, |piece| {
-                match stdout
-                    .write_all(piece.as_bytes())
-                    .and_then(|()| stdout.flush())
-                {
-                    Ok(()) => ControlFlow::Continue(()),
-                    Err(error) => {
-                        write_error = Some(error);
-                        ControlFlow::Break(())
+            let cancel = CancelToken::new();
+            let job = Job::Generate(GenerateJob { messages, params });
+            let result = worker.get()?.run(job, &cancel, &mut |event| {
+                let PreviewEvent::Pieces { pieces } = event else {
+                    return;
+                };
+                for piece in pieces {
+                    let written = stdout
+                        .write_all(piece.text.as_bytes())
+                        .and_then(|()| stdout.flush());
+                    if let Err(error) = written {
+                        write_error.get_or_insert(error);
+                        cancel.cancel();
                     }
                 }
-            })?;
+            });
             if let Some(error) = write_error {
                 return Err(error).context("cannot write to stdout");
             }
+            let JobResult::Generate { generation } = result? else {
+                anyhow::bail!("the model process answered another job");
+            };
             writeln!(stdout)?;
             eprintln!(
                 "{} prompt tokens, {} generated",
@@ -334,8 +357,8 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
         Command::Model {
             command: ModelCommand::Info { model, json },
         } => {
-            let model = model.load()?;
-            let info = model.info();
+            let mut worker = model.worker()?;
+            let info = worker.get()?.info();
             if json {
                 outln!("{}", serde_json::to_string_pretty(info)?);
             } else {
@@ -408,31 +431,19 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
             force,
         } => {
             let constitution = interchange::import_file(&file, format)?;
-            let slug = match id {
-                Some(id) => id,
-                None => {
-                    let stem = file.file_stem().unwrap_or_default().to_string_lossy();
-                    let slug = interchange::slugify(&stem);
-                    if slug.is_empty() {
-                        anyhow::bail!(
-                            "cannot derive an id from the name of {}; pass --id",
-                            file.display()
-                        );
-                    }
-                    slug
+            let imported = open_store()?.import(&constitution, &file, id.as_deref(), force)?;
+            let slug = &imported.slug;
+            match imported.action {
+                ImportAction::Created => outln!(
+                    "imported {} as `{slug}` (draft; commit it to make a version)",
+                    file.display()
+                ),
+                ImportAction::Replaced => {
+                    outln!("replaced the draft of `{slug}` with {}", file.display());
                 }
-            };
-            let mut store = open_store()?;
-            match store.replace_draft(&slug, &constitution, force) {
-                Err(StoreError::UnknownConstitution(_)) => {
-                    store.create(&slug, &constitution)?;
-                    outln!(
-                        "imported {} as `{slug}` (draft; commit it to make a version)",
-                        file.display()
-                    );
+                ImportAction::Unchanged => {
+                    outln!("`{slug}` already holds {}; nothing changed", file.display());
                 }
-                Err(error) => return Err(error.into()),
-                Ok(()) => outln!("replaced the draft of `{slug}` with {}", file.display()),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -440,12 +451,25 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
             source,
             format,
             output,
+            force,
         } => {
             let source = load_source(&open_store, &source)?;
             let text = interchange::export_any(&source.constitution, format, &source.provenance())?;
             match output {
-                Some(path) => std::fs::write(&path, text)
-                    .with_context(|| format!("cannot write {}", path.display()))?,
+                Some(path) => {
+                    let replace = if force {
+                        files::Replace::Allow
+                    } else {
+                        files::Replace::Refuse
+                    };
+                    files::write(&path, text.as_bytes(), replace).map_err(|error| match error {
+                        files::WriteError::Exists(path) => anyhow::anyhow!(
+                            "{} already exists; pass --force to replace it",
+                            path.display()
+                        ),
+                        error => error.into(),
+                    })?;
+                }
                 None => out!("{text}"),
             }
             Ok(ExitCode::SUCCESS)
@@ -487,11 +511,7 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
             let mut store = open_store()?;
             let number = match version {
                 Some(number) => number,
-                None => store
-                    .log(&id)?
-                    .first()
-                    .map(|v| v.number)
-                    .ok_or_else(|| StoreError::NoVersions { slug: id.clone() })?,
+                None => store.newest_version(&id)?,
             };
             store.tag(&id, &name, number)?;
             outln!("{id}@{number} is now tagged `{name}`");
@@ -549,7 +569,20 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
         Command::Judge(args) => preview::judge(*args, &open_store),
         Command::Refusal { file, agreement } => preview::refusal(file, agreement),
         Command::Bench(args) => preview::bench(*args, &open_store),
-        Command::Runs { json } => preview::runs(json, &open_store),
+        Command::Runs { json, delete } => preview::runs(json, delete, &open_store),
+        Command::Verify => {
+            let store = open_store()?;
+            let problems = store.verify()?;
+            if problems.is_empty() {
+                outln!("{}: ok", store.path().display());
+                return Ok(ExitCode::SUCCESS);
+            }
+            for problem in &problems {
+                eprintln!("{}: {problem}", store.path().display());
+            }
+            Ok(ExitCode::FAILURE)
+        }
+        Command::Worker { args } => Ok(preamble::worker::serve_args(args)),
     }
 }
 

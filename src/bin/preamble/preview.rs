@@ -3,21 +3,21 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::mpsc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use preamble::bench::{self, BenchConfig};
 use preamble::constitution::{Constitution, Selection};
-use preamble::default_model;
-use preamble::engine::{BatchOptions, CancelToken, Engine, EngineError, LoadOptions, Sampling};
-use preamble::feedback::{self, FeedbackMode, Pair};
+use preamble::engine::{CancelToken, Sampling};
+use preamble::feedback::{FeedbackMode, Pair};
 use preamble::preview::{
     self, PreviewConfig, PreviewEvent, PreviewJob, PrincipleChoice, Principles, PromptOutcome,
 };
 use preamble::prompt_set::{self, PromptItem, PromptLabel};
 use preamble::refusal::RefusalLabel;
-use preamble::store::{NewRun, RunStatus, Store, format_time};
+use preamble::runs::{self, Progress, RunError, RunEvent, RunSpec};
+use preamble::store::{RunStatus, Store, format_time};
+use preamble::worker::{BenchJob, Job, JobResult, JudgeJob, WarmWorker, WorkerCommand};
 
 use crate::{ModelArgs, Source, load_source};
 
@@ -152,34 +152,32 @@ pub struct BenchArgs {
     ceiling_steps: usize,
     #[arg(long)]
     json: bool,
+    /// Also run the pipeline through the worker process, timed by this process, and report
+    /// its ratio to the pipeline timed inside the worker.
+    #[arg(long)]
+    worker_overhead: bool,
 }
 
 impl ModelArgs {
-    /// The model file and what to say when it is missing.
-    pub(crate) fn path(&self) -> Result<(PathBuf, Option<String>)> {
-        Ok(match &self.model {
-            Some(path) => (path.clone(), None),
-            None => (
-                default_model::path(&preamble::data_dir::DataDir::resolve()?),
-                Some(default_model::FETCH_HINT.to_owned()),
-            ),
-        })
+    /// The model's worker process (started on first use), for `--model` or the default model.
+    pub(crate) fn worker(&self) -> Result<WarmWorker> {
+        let command = WorkerCommand::current_exe(&["worker"])?;
+        Ok(WarmWorker::for_model(
+            command,
+            self.model.clone(),
+            self.gpu_layers,
+        )?)
     }
+}
 
-    fn start(&self) -> Result<(Engine, PathBuf)> {
-        let (path, fetch_hint) = self.path()?;
-        let options = LoadOptions {
-            gpu_layers: self.gpu_layers,
-            fetch_hint,
-        };
-        let engine = Engine::start(&path, &options)?;
-        let info = engine.info();
-        eprintln!(
-            "model: {} ({}) on {}",
-            info.name, info.quantization, info.device
-        );
-        Ok((engine, path))
-    }
+/// Prints which model runs where, once it is ready.
+fn announce(worker: &mut WarmWorker) -> Result<()> {
+    let info = worker.get()?.info();
+    eprintln!(
+        "model: {} ({}) on {}",
+        info.name, info.quantization, info.device
+    );
+    Ok(())
 }
 
 fn parallel_arg(text: &str) -> Result<usize, String> {
@@ -205,17 +203,21 @@ fn output(out: Option<&Path>) -> Result<Box<dyn Write>> {
 
 pub fn preview(args: PreviewArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<ExitCode> {
     let mut store = open_store()?;
+    let mut worker = args.model.worker()?;
     // Everything that can be wrong with the input is checked before the model loads.
-    let (job, resumed, source) = match args.resume {
+    let mut out = output(args.out.as_deref())?;
+    let run_id = match args.resume {
         Some(id) => {
-            let stored = store.run(id)?;
-            let job = PreviewJob {
-                constitution: stored.constitution.clone(),
-                prompts: stored.prompts.clone(),
-                config: stored.config.clone(),
-                done: stored.steps.clone(),
-            };
-            (job, Some(stored), None)
+            let summary = store.run(id)?.summary;
+            if summary.status == RunStatus::Completed {
+                eprintln!("run {id} is complete; writing what it holds");
+            } else {
+                eprintln!(
+                    "resuming run {id}: {} of {} prompts done",
+                    summary.prompts_done, summary.prompts
+                );
+            }
+            id
         }
         None => {
             let source = load_source(open_store, args.constitution.as_deref().unwrap_or_default())?;
@@ -224,75 +226,31 @@ pub fn preview(args: PreviewArgs, open_store: &dyn Fn() -> Result<Store>) -> Res
             if let Some(limit) = args.limit {
                 prompts.truncate(limit);
             }
-            let config = preview_config(&args, &source.constitution);
-            let job = PreviewJob {
-                done: vec![Vec::new(); prompts.len()],
-                constitution: source.constitution.clone(),
+            let spec = RunSpec {
+                config: preview_config(&args, &source.constitution),
+                constitution_ref: stored_reference(&source),
+                constitution: source.constitution,
                 prompts,
-                config,
             };
-            (job, None, Some(source))
-        }
-    };
-    job.check()?;
-    let mut out = output(args.out.as_deref())?;
-    if let Some(stored) = &resumed
-        && stored.summary.status == RunStatus::Completed
-    {
-        eprintln!(
-            "run {} is complete; writing what it holds",
-            stored.summary.id
-        );
-        return write_outcomes(&mut out, stored.outcomes.iter().flatten())
-            .map(|()| ExitCode::SUCCESS);
-    }
-
-    let (engine, model_path) = args.model.start()?;
-    let model_sha256 = default_model::sha256_file(&model_path)
-        .with_context(|| format!("cannot read {}", model_path.display()))?;
-    let run_id = match (&resumed, &source) {
-        (Some(stored), _) => {
-            let id = stored.summary.id;
-            if stored.summary.model_sha256 != model_sha256 {
-                bail!(
-                    "run {id} was made with the model whose sha256 is {}; {} is {model_sha256} \
-                     (pass the run's model with --model)",
-                    stored.summary.model_sha256,
-                    model_path.display()
-                );
-            }
-            store.set_run_status(id, RunStatus::Running)?;
+            let job = PreviewJob {
+                constitution: spec.constitution.clone(),
+                prompts: spec.prompts.clone(),
+                config: spec.config.clone(),
+                done: Vec::new(),
+            };
+            job.check()?;
+            announce(&mut worker)?;
+            let id = runs::create(&mut store, &spec, &mut worker)?;
             eprintln!(
-                "resuming run {id}: {} of {} prompts done",
-                stored.summary.prompts_done, stored.summary.prompts
+                "run {id}: {} prompts, {} rounds, {} at a time, seed {}",
+                spec.prompts.len(),
+                spec.config.rounds,
+                spec.config.parallel,
+                spec.config.seed
             );
             id
         }
-        (None, source) => {
-            let info = engine.info();
-            store.create_run(&NewRun {
-                model_name: &info.name,
-                model_path: &model_path.display().to_string(),
-                model_sha256: &model_sha256,
-                device: &info.device,
-                constitution: &job.constitution,
-                constitution_ref: source.as_ref().and_then(stored_reference).as_deref(),
-                config: &job.config,
-                prompts: &job.prompts,
-            })?
-        }
     };
-    eprintln!(
-        "run {run_id}: {} prompts, {} rounds, {} at a time, seed {}",
-        job.prompts.len(),
-        job.config.rounds,
-        job.config.parallel,
-        job.config.seed
-    );
-    let total_steps = job.prompts.len() * (1 + 2 * job.config.rounds as usize);
-    let already = job.done.iter().map(Vec::len).sum::<usize>();
-    let prompt_count = job.prompts.len();
-    let (events, incoming) = mpsc::channel();
     let cancel = CancelToken::new();
     let interrupt = cancel.clone();
     let handler = ctrlc::set_handler(move || {
@@ -306,85 +264,78 @@ pub fn preview(args: PreviewArgs, open_store: &dyn Fn() -> Result<Store>) -> Res
     if let Err(error) = handler {
         tracing::warn!(%error, "Ctrl-C will end the run without marking it cancelled");
     }
-    let handle = {
-        let cancel = cancel.clone();
-        engine.submit(move |model| preview::run(model, &job, &events, &cancel))
-    };
-    let mut progress = Progress::new(total_steps, already);
-    let mut outcomes: Vec<Option<PromptOutcome>> = vec![None; prompt_count];
-    let mut failures = 0;
-    let mut record = |event: PreviewEvent| -> Result<()> {
-        match event {
-            PreviewEvent::Step(step) => {
-                store.record_step(run_id, &step)?;
-                progress.step(step.stats.generated_tokens);
-            }
-            PreviewEvent::Done(outcome) => {
-                store.record_outcome(run_id, &outcome)?;
-                let index = outcome.index;
-                if let Some(slot) = outcomes.get_mut(index) {
-                    *slot = Some(*outcome);
+    let mut progress: Option<ProgressLine> = None;
+    let mut on_event = |event: &RunEvent| match event {
+        RunEvent::Started {
+            resumed: true,
+            model,
+            device,
+            progress: at,
+            ..
+        } => {
+            eprintln!("model: {model} on {device}");
+            progress = Some(ProgressLine::new(at));
+        }
+        RunEvent::Started { progress: at, .. } => progress = Some(ProgressLine::new(at)),
+        RunEvent::Preview {
+            event,
+            progress: at,
+        } => {
+            if let Some(line) = &mut progress {
+                match &**event {
+                    PreviewEvent::Step { .. } => line.step(at),
+                    PreviewEvent::Failed { error, .. } => line.message(&format!("error: {error}")),
+                    _ => {}
                 }
             }
-            PreviewEvent::Failed { prompt, error } => {
-                failures += 1;
-                store.record_failure(run_id, prompt, &error)?;
-                progress.message(&format!("error: {error}"));
+        }
+        RunEvent::Finished { .. } => {
+            if let Some(line) = &progress {
+                line.finish();
             }
         }
-        Ok(())
     };
-    let mut recording = Ok(());
-    for event in incoming.iter() {
-        if let Err(error) = record(event) {
-            // The run cannot be kept: stop it, and let the engine finish its current step.
-            cancel.cancel();
-            recording = Err(error);
-            break;
+    let end = match runs::execute(&mut store, run_id, &mut worker, &cancel, &mut on_event) {
+        Ok(end) => end,
+        Err(error @ RunError::Interrupted { .. }) => {
+            // What finished is in the store; the message says how to resume.
+            bail!("run {run_id}: {error}")
         }
-    }
-    // Drain what the engine still sends, so that it is never blocked on us.
-    incoming.iter().for_each(drop);
-    progress.finish();
-    let result = handle.wait();
-    let status = match (&recording, &result) {
-        (Ok(()), Ok(_)) => RunStatus::Completed,
-        (Ok(()), Err(EngineError::Cancelled)) => RunStatus::Cancelled,
-        _ => RunStatus::Failed,
+        Err(error) => return Err(error.into()),
     };
-    recording
-        .with_context(|| format!("cannot record run {run_id} in {}", store.path().display()))?;
-    store.set_run_status(run_id, status)?;
-    if status == RunStatus::Cancelled {
-        write_outcomes(&mut out, outcomes.iter().flatten())?;
+    write_outcomes(&mut out, end.outcomes.iter())?;
+    if end.status == RunStatus::Cancelled {
         eprintln!(
-            "run {run_id} cancelled with {} of {prompt_count} prompts done; \
+            "run {run_id} cancelled with {} of {} prompts done; \
              `preamble preview --resume {run_id}` finishes it",
-            outcomes.iter().flatten().count()
+            end.outcomes.len(),
+            store.run(run_id)?.summary.prompts
         );
         return Ok(ExitCode::from(130));
     }
-    let stats = result.with_context(|| {
-        format!("run {run_id} stopped; what finished is kept: `preamble preview --resume {run_id}`")
-    })?;
-    write_outcomes(&mut out, outcomes.iter().flatten())?;
-    eprintln!(
-        "prompt tokens decoded: {} of {} ({:.0}% saved by KV reuse; shared prefix {} tokens); \
-         {} generated in {:.1} s ({:.0} tokens/s)",
-        stats.decoded_prompt_tokens,
-        stats.naive_prompt_tokens,
-        100.0
-            * (1.0 - stats.decoded_prompt_tokens as f64 / stats.naive_prompt_tokens.max(1) as f64),
-        stats.shared_prefix_tokens,
-        stats.generated_tokens,
-        stats.wall_ms / 1000.0,
-        stats.generated_tokens as f64 / (stats.wall_ms / 1000.0).max(1e-9)
-    );
-    eprint!("{}", refusal_summary(outcomes.iter().flatten()));
-    Ok(if failures == 0 {
+    if let Some(stats) = &end.stats {
+        eprintln!(
+            "prompt tokens decoded: {} of {} ({:.0}% saved by KV reuse; shared prefix {} tokens); \
+             {} generated in {:.1} s ({:.0} tokens/s)",
+            stats.decoded_prompt_tokens,
+            stats.naive_prompt_tokens,
+            100.0
+                * (1.0
+                    - stats.decoded_prompt_tokens as f64 / stats.naive_prompt_tokens.max(1) as f64),
+            stats.shared_prefix_tokens,
+            stats.generated_tokens,
+            stats.wall_ms / 1000.0,
+            stats.generated_tokens as f64 / (stats.wall_ms / 1000.0).max(1e-9)
+        );
+    }
+    eprint!("{}", refusal_summary(end.outcomes.iter()));
+    Ok(if end.failures.is_empty() {
         ExitCode::SUCCESS
     } else {
-        eprintln!("{failures} prompt(s) failed; see the errors above");
+        eprintln!(
+            "{} prompt(s) failed; see the errors above",
+            end.failures.len()
+        );
         ExitCode::FAILURE
     })
 }
@@ -452,51 +403,40 @@ fn refusal_summary<'a>(outcomes: impl Iterator<Item = &'a PromptOutcome>) -> Str
 }
 
 /// A progress line on stderr: redrawn in place on a terminal, a line per tenth otherwise.
-struct Progress {
-    total: usize,
-    done: usize,
-    generated: usize,
-    started: Instant,
+struct ProgressLine {
     terminal: bool,
     last_tenth: usize,
 }
 
-impl Progress {
-    fn new(total: usize, done: usize) -> Self {
+impl ProgressLine {
+    fn new(at: &Progress) -> Self {
         Self {
-            total,
-            done,
-            generated: 0,
-            started: Instant::now(),
             terminal: std::io::stderr().is_terminal(),
-            last_tenth: 0,
+            last_tenth: 10 * at.steps_done / at.steps_total.max(1),
         }
     }
 
-    fn line(&self) -> String {
+    fn line(at: &Progress) -> String {
         let width = 30;
-        let filled = width * self.done / self.total.max(1);
-        let rate = self.generated as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+        let filled = width * at.steps_done / at.steps_total.max(1);
         format!(
             "[{}{}] {}/{} steps · {:.0} tokens/s",
             "#".repeat(filled),
             "-".repeat(width - filled),
-            self.done,
-            self.total,
-            rate
+            at.steps_done,
+            at.steps_total,
+            at.tokens_per_second
         )
     }
 
-    fn step(&mut self, generated: usize) {
-        self.done += 1;
-        self.generated += generated;
+    fn step(&mut self, at: &Progress) {
         if self.terminal {
-            eprint!("\r{}", self.line());
+            eprint!("\r{}", Self::line(at));
         } else {
-            let tenth = 10 * self.done / self.total.max(1);
+            let tenth = 10 * at.steps_done / at.steps_total.max(1);
             if tenth > self.last_tenth {
                 self.last_tenth = tenth;
-                eprintln!("{}", self.line());
+                eprintln!("{}", Self::line(at));
             }
         }
     }
@@ -542,29 +482,23 @@ pub fn judge(args: JudgeArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<
         None => constitution.preview.selection.into(),
     };
     Principles::new(&constitution, &choice).with_context(|| source.label.clone())?;
-    let (engine, _) = args.model.start()?;
-    let (mode, seed, parallel) = (FeedbackMode::from(args.mode), args.seed, args.parallel);
-    let job_pairs = pairs.clone();
-    let labels = engine
-        .submit(move |model| {
-            let principles = Principles::new(&constitution, &choice)
-                .map_err(|error| EngineError::InvalidTurn(error.to_string()))?;
-            let pick = |index: usize| principles.pick(seed, index, preview::FEEDBACK_PURPOSE);
-            let options = BatchOptions {
-                parallel,
-                ..BatchOptions::default()
-            };
-            feedback::judge_pairs(
-                model,
-                &job_pairs,
-                pick,
-                mode,
-                seed,
-                &options,
-                &CancelToken::new(),
-            )
-        })
-        .wait()?;
+    let mut worker = args.model.worker()?;
+    announce(&mut worker)?;
+    let job = JudgeJob {
+        constitution,
+        pairs,
+        choice,
+        mode: FeedbackMode::from(args.mode),
+        seed: args.seed,
+        parallel: args.parallel,
+    };
+    let labels = match worker
+        .get()?
+        .run(Job::Judge(job), &CancelToken::new(), &mut drop)?
+    {
+        JobResult::Judge { labels } => labels,
+        other => bail!("the model process answered with {other:?}"),
+    };
     let mut out = output(args.out.as_deref())?;
     let mut failures = 0;
     for (mut line, label) in lines.into_iter().zip(labels) {
@@ -600,7 +534,8 @@ pub fn bench(args: BenchArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<
             prompts.len()
         );
     }
-    let (engine, _) = args.model.start()?;
+    let mut worker = args.model.worker()?;
+    announce(&mut worker)?;
     let config = BenchConfig {
         parallel,
         prompts: count,
@@ -610,12 +545,39 @@ pub fn bench(args: BenchArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<
         seed: 0,
     };
     let constitution = source.constitution;
-    let device = engine.info().device.clone();
-    let report = engine
-        .submit(move |model| bench::run(model, &constitution, &prompts, &config))
-        .wait()?;
+    let device = worker.get()?.info().device.clone();
+    let job = Job::Bench(BenchJob {
+        constitution: constitution.clone(),
+        prompts: prompts.clone(),
+        config: config.clone(),
+    });
+    eprintln!(
+        "measuring: the pipeline at P = {parallel}, then one at a time (twice), then the decode \
+         ceilings; {count} prompts, {} rounds",
+        args.rounds
+    );
+    let report = match worker.get()?.run(job, &CancelToken::new(), &mut drop)? {
+        JobResult::Bench { report } => report,
+        other => bail!("the model process answered with {other:?}"),
+    };
+    let overhead = if args.worker_overhead {
+        eprintln!("measuring: the pipeline again, through the worker, timed here");
+        Some(worker_overhead(
+            &mut worker,
+            &constitution,
+            &prompts,
+            &config,
+            &report,
+        )?)
+    } else {
+        None
+    };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut value = serde_json::to_value(&report)?;
+        if let (Some(overhead), Some(object)) = (&overhead, value.as_object_mut()) {
+            object.insert("worker".to_owned(), serde_json::to_value(overhead)?);
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(ExitCode::SUCCESS);
     }
     let line = |name: &str, t: &bench::Throughput| {
@@ -668,11 +630,60 @@ pub fn bench(args: BenchArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<
         stats.decoded_prompt_tokens,
         stats.naive_prompt_tokens
     );
+    if let Some(overhead) = overhead {
+        println!(
+            "(1) through the worker, timed by its parent: {:.1} tokens/s; ratio to (1) = {:.3}",
+            overhead.tokens_per_second, overhead.ratio
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn runs(json: bool, open_store: &dyn Fn() -> Result<Store>) -> Result<ExitCode> {
-    let runs = open_store()?.runs()?;
+/// The pipeline of the bench through the worker process, timed by the parent (events cross
+/// the pipe as JSON lines), against the same pipeline timed inside the worker.
+#[derive(serde::Serialize)]
+struct WorkerOverhead {
+    tokens_per_second: f64,
+    ratio: f64,
+}
+
+fn worker_overhead(
+    worker: &mut WarmWorker,
+    constitution: &preamble::constitution::Constitution,
+    prompts: &[PromptItem],
+    config: &BenchConfig,
+    report: &bench::BenchReport,
+) -> Result<WorkerOverhead> {
+    let job = Job::Preview(bench::pipeline_job(constitution, prompts, config));
+    let started = Instant::now();
+    let mut events = 0_usize;
+    let result = worker
+        .get()?
+        .run(job, &CancelToken::new(), &mut |_| events += 1)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let JobResult::Preview { stats } = result else {
+        bail!("the model process answered with {result:?}");
+    };
+    tracing::debug!(events, "bench pipeline through the worker");
+    let tokens_per_second = stats.generated_tokens as f64 / seconds.max(1e-9);
+    Ok(WorkerOverhead {
+        tokens_per_second,
+        ratio: tokens_per_second / report.pipeline.tokens_per_second.max(1e-9),
+    })
+}
+
+pub fn runs(
+    json: bool,
+    delete: Option<i64>,
+    open_store: &dyn Fn() -> Result<Store>,
+) -> Result<ExitCode> {
+    let mut store = open_store()?;
+    if let Some(id) = delete {
+        runs::delete(&mut store, id)?;
+        writeln!(std::io::stdout(), "deleted run {id}")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let runs = runs::list(&store)?;
     let mut stdout = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut stdout, &runs)?;
@@ -699,6 +710,9 @@ pub fn runs(json: bool, open_store: &dyn Fn() -> Result<Store>) -> Result<ExitCo
             &run.constitution_hash[..12.min(run.constitution_hash.len())],
             run.model_name
         )?;
+        if let Some(note) = &run.status_note {
+            writeln!(stdout, "      {note}")?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

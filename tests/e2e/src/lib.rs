@@ -48,6 +48,9 @@ pub fn sample_constitution(file_name: &str) -> PathBuf {
     workspace_root().join("constitutions").join(file_name)
 }
 
+/// How long a launch waits for the drivers to listen and the WebDriver session to open.
+const SESSION_PATIENCE: Duration = Duration::from_secs(60);
+
 /// Runs `request` with [`REQUEST_TIMEOUT`]; `what` names it in errors.
 pub async fn timed<T, E>(what: &str, request: impl Future<Output = Result<T, E>>) -> Result<T>
 where
@@ -116,9 +119,15 @@ impl App {
                     tauri_driver
                 )
             })?;
-        if let Err(error) = wait_for_port(port, Duration::from_secs(10)) {
+        // On a cold machine (first start after a long build, on 2 busy cores) the drivers take
+        // their time: wait for both ports, then retry the session with backoff.
+        if let Err(error) = wait_for_port(port, SESSION_PATIENCE) {
             let _ = driver.kill();
             return Err(error.context("tauri-driver did not start"));
+        }
+        if let Err(error) = wait_for_port(native_port, SESSION_PATIENCE) {
+            let _ = driver.kill();
+            return Err(error.context("WebKitWebDriver (started by tauri-driver) did not start"));
         }
         let args: Vec<String> = args.iter().map(|a| a.display().to_string()).collect();
         let capabilities = serde_json::json!({
@@ -130,12 +139,27 @@ impl App {
         let url = format!("http://127.0.0.1:{port}");
         let mut builder = ClientBuilder::native();
         builder.capabilities(capabilities);
-        let connect = builder.connect(&url);
-        let client = match timed("opening a WebDriver session", connect).await {
-            Ok(client) => client,
-            Err(error) => {
-                let _ = driver.kill();
-                return Err(error);
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(500);
+        let client = loop {
+            let attempt = timed("opening a WebDriver session", builder.connect(&url)).await;
+            match attempt {
+                Ok(client) => break client,
+                Err(error) if started.elapsed() + delay < SESSION_PATIENCE => {
+                    eprintln!(
+                        "{suite}: no WebDriver session yet after {:.1} s ({error:#}); \
+                         trying again in {delay:?}",
+                        started.elapsed().as_secs_f64()
+                    );
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(8));
+                }
+                Err(error) => {
+                    let _ = driver.kill();
+                    return Err(error.context(format!(
+                        "no WebDriver session within {SESSION_PATIENCE:?} of the drivers starting"
+                    )));
+                }
             }
         };
         Ok(Self {

@@ -81,7 +81,7 @@ async fn five_hundred_principles_stay_responsive() {
         let v1 = large();
         store.create("large", &v1)?;
         store.commit("large", "500 principles", "perf")?;
-        store.save_draft("large", &edited(v1))?;
+        store.save_draft("large", &edited(v1), None)?;
         store.commit("large", "moves and edits", "perf")?;
         Ok(())
     })

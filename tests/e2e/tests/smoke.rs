@@ -37,6 +37,13 @@ async fn window_shows_the_sample_constitution_and_the_model_device() {
         .await
         .unwrap();
     assert_eq!(tiers, expected.tiers.len());
+    // Nothing loads the model at start-up; the button starts its worker process.
+    let idle = app
+        .wait_for_text("[data-testid=model-status]", |t| !t.is_empty())
+        .await
+        .unwrap();
+    assert_eq!(idle, "Model: not loaded yet");
+    app.click("[data-testid=start-model]").await.unwrap();
     let model = app
         .wait_for_text("[data-testid=model-status]", |t| t.contains("runs on"))
         .await

@@ -24,6 +24,8 @@ export interface Listing {
   latest: number | null;
   updated_ms: number;
   has_changes: boolean;
+  /** Why the stored draft does not decode, when it does not (the name is then the id). */
+  damaged: string | null;
 }
 
 export interface Library {
@@ -94,6 +96,8 @@ export interface DraftState {
   base: number | null;
   has_changes: boolean;
   updated_ms: number;
+  /** Counts the draft's writes; a save based on an older one is refused. */
+  revision: number;
   problems: Problem[];
 }
 
@@ -204,6 +208,14 @@ export interface ModelInfo {
   gpu_layers: number;
 }
 
+/** What the status bar shows of the model without loading it. */
+export interface ModelStatus {
+  /** As the worker process last described it, this session or an earlier one. */
+  info: ModelInfo | null;
+  /** A worker process holds the model now. */
+  running: boolean;
+}
+
 export function isIpcError(value: unknown): value is IpcError {
   return (
     typeof value === "object" &&
@@ -257,8 +269,10 @@ export const ipc = {
   deleteConstitution: (slug: string) => call<void>("delete_constitution", { slug }),
   restoreConstitution: (slug: string) => call<void>("restore_constitution", { slug }),
   openDraft: (slug: string) => call<DraftView>("open_draft", { slug }),
-  saveDraft: (slug: string, constitution: Constitution) =>
-    call<DraftState>("save_draft", { slug, constitution }),
+  /** Fails with code `draft_changed` when the draft is no longer at revision `basedOn`
+   *  (changed elsewhere); `null` saves over whatever is there. */
+  saveDraft: (slug: string, constitution: Constitution, basedOn: number | null) =>
+    call<DraftState>("save_draft", { slug, constitution, basedOn }),
   commitDraft: (slug: string, message: string) =>
     call<VersionInfo>("commit_draft", { slug, message }),
   history: (slug: string) => call<VersionInfo[]>("history", { slug }),
@@ -274,6 +288,8 @@ export const ipc = {
   /** Opens the system's file dialog; null when the user cancels. */
   chooseImportFile: () => call<string | null>("choose_import_file"),
   chooseSaveFile: (suggested: string) => call<string | null>("choose_save_file", { suggested }),
-  /** The default model as llama.cpp loaded it, with the device that runs it. */
-  modelStatus: () => call<ModelInfo>("model_status"),
+  /** The model as its worker process last described it (loads nothing). */
+  modelStatus: () => call<ModelStatus>("model_status"),
+  /** Starts the model's worker process if none runs; the model as llama.cpp loaded it. */
+  startModel: () => call<ModelInfo>("start_model"),
 };

@@ -92,7 +92,7 @@ export function sample(): Constitution {
   };
 }
 
-export const cleanState = (): DraftState => ({ base: 1, has_changes: false, updated_ms: 0, problems: [] });
+export const cleanState = (): DraftState => ({ base: 1, has_changes: false, updated_ms: 0, revision: 0, problems: [] });
 
 export const model: ModelInfo = {
   path: "/models/m.gguf",

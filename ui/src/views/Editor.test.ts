@@ -46,6 +46,59 @@ describe("Editor", () => {
     expect(saved.tiers.map((t) => t.principles.map((p) => p.id))).toEqual([["honest"], ["no-harm", "helpful"]]);
   });
 
+  it("refuses to save over a draft changed elsewhere, then reloads it or keeps mine", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    let stored = { ...sample(), name: "Theirs" };
+    let revision = 3;
+    const calls = fakeBackend({
+      open_draft: ({ slug }) => ({ slug, constitution: stored, state: { ...cleanState(), revision } }),
+      save_draft: ({ constitution, basedOn }) => {
+        if (basedOn !== null && basedOn !== revision) throw { code: "draft_changed", message: "changed elsewhere" };
+        stored = constitution as Constitution;
+        revision += 1;
+        return { ...cleanState(), revision };
+      },
+    });
+    const saves = () => calls.filter((c) => c.command === "save_draft");
+    const root = await render(Editor, { slug: "test" });
+    const title = () => root.querySelector<HTMLInputElement>("[name=title]")!;
+
+    // My first edit saves on top of revision 3.
+    type(title(), "Mine");
+    await vi.advanceTimersByTimeAsync(400);
+    expect(saves()[0].args.basedOn).toBe(3);
+    expect(byTestId(root, "draft-conflict")).toHaveLength(0);
+
+    // The command line changes the draft; my next save is refused and nothing is overwritten.
+    stored = { ...sample(), name: "Changed by the CLI" };
+    revision = 9;
+    type(title(), "Mine again");
+    await vi.advanceTimersByTimeAsync(400);
+    await settle();
+    expect(saves()[1].args.basedOn).toBe(4);
+    expect(stored.name).toBe("Changed by the CLI");
+    expect(byTestId(root, "draft-conflict")).toHaveLength(1);
+
+    // Reload shows their version.
+    byTestId(root, "conflict-reload")[0].click();
+    await settle();
+    expect(byTestId(root, "draft-conflict")).toHaveLength(0);
+    expect(textOf(byTestId(root, "editor-title")[0])).toBe("Changed by the CLI");
+
+    // Another conflict, and this time I keep mine: saved over theirs knowingly.
+    revision = 20;
+    type(title(), "Mine for sure");
+    await vi.advanceTimersByTimeAsync(400);
+    await settle();
+    expect(byTestId(root, "draft-conflict")).toHaveLength(1);
+    byTestId(root, "conflict-keep")[0].click();
+    await vi.advanceTimersByTimeAsync(0);
+    await settle();
+    expect(saves().at(-1)!.args.basedOn).toBeNull();
+    expect(byTestId(root, "draft-conflict")).toHaveLength(0);
+    expect(stored.tiers[0].principles[0].title).toBe("Mine for sure");
+  });
+
   it("debounces autosave while typing and saves the last text once", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     const { root, saves } = await openEditor(sample());
