@@ -349,12 +349,11 @@ pub fn run_with(
     };
     // The pieces of one decode step leave as one event, so that a viewer streaming many
     // prompts gets a message per step, not one per token per prompt.
-    let mut flush = || {
-        let pieces = std::mem::take(&mut *pieces.borrow_mut());
-        if !pieces.is_empty() {
-            let _ = events.send(PreviewEvent::Pieces { pieces });
-        }
+    let flusher = Emitter {
+        events: events.clone(),
+        pieces: &pieces,
     };
+    let mut flush = || flusher.flush_pieces();
     batch::run_observed(model, &mut loops, &few_shot, &options, cancel, &mut flush)
 }
 
@@ -473,6 +472,14 @@ impl Emitter<'_> {
     fn send(&self, event: PreviewEvent) {
         // A receiver that went away has stopped listening; the run goes on to its end.
         let _ = self.events.send(event);
+    }
+
+    /// Sends the pieces gathered so far as one event.
+    fn flush_pieces(&self) {
+        let pieces = std::mem::take(&mut *self.pieces.borrow_mut());
+        if !pieces.is_empty() {
+            self.send(PreviewEvent::Pieces { pieces });
+        }
     }
 }
 
@@ -759,6 +766,8 @@ impl batch::Conversation for PromptLoop<'_> {
             finish,
             stats,
         };
+        // A step's text arrives before the step is reported done.
+        self.emitter.flush_pieces();
         self.emitter.send(PreviewEvent::Step {
             record: record.clone(),
         });

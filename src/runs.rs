@@ -14,6 +14,9 @@
 //! with the reason in its note), except when this process itself dies, in which case its lease
 //! dies with it and the run lists as interrupted.
 
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
 use serde::Serialize;
 
 use crate::constitution::Constitution;
@@ -138,8 +141,9 @@ pub fn create(store: &mut Store, spec: &RunSpec, worker: &mut WarmWorker) -> Res
         done: Vec::new(),
     };
     job.check()?;
-    let sha256 = model_sha256(worker)?;
+    // The worker first: a missing model file is named with the hint that fetches it.
     let info = worker.get()?.info().clone();
+    let sha256 = model_sha256(worker)?;
     Ok(store.create_run(&NewRun {
         model_name: &info.name,
         model_path: &info.path.display().to_string(),
@@ -179,16 +183,9 @@ pub fn execute(
 ) -> Result<RunEnd, RunError> {
     let stored = store.run(id)?;
     if stored.summary.status == RunStatus::Completed {
-        return Ok(RunEnd {
-            run: id,
-            status: RunStatus::Completed,
-            outcomes: stored.outcomes.iter().flatten().cloned().collect(),
-            failures: stored.errors.iter().flatten().cloned().collect(),
-            stats: None,
-        });
+        return Ok(as_stored(&stored));
     }
-    let job = resume_job(&stored);
-    job.check()?;
+    resume_job(&stored).check()?;
     let sha256 = model_sha256(worker)?;
     if sha256 != stored.summary.model_sha256 {
         return Err(RunError::ModelMismatch {
@@ -198,7 +195,15 @@ pub fn execute(
             path: worker.model_path().to_owned(),
         });
     }
-    store.claim_run(id, RunOwner::current())?;
+    // Held here (no other thread of this process) and in the store (no other process); then
+    // read again: another process may have finished steps before the claim.
+    let _here = ExecutingHere::enter(store.path(), id)?;
+    match store.claim_run(id, RunOwner::current()) {
+        Err(StoreError::RunCompleted(_)) => return Ok(as_stored(&store.run(id)?)),
+        claimed => claimed?,
+    }
+    let stored = store.run(id)?;
+    let job = resume_job(&stored);
     let steps_per_prompt = 1 + 2 * job.config.rounds as usize;
     let mut outcomes = stored.outcomes.clone();
     let mut failures = stored.errors.clone();
@@ -247,6 +252,11 @@ pub fn execute(
                 progress.prompts_done += 1;
                 if let Some(slot) = outcomes.get_mut(outcome.index) {
                     *slot = Some((**outcome).clone());
+                }
+                // A prompt that failed in an earlier execution and now finished (the store
+                // clears its error too).
+                if let Some(slot) = failures.get_mut(outcome.index) {
+                    *slot = None;
                 }
                 store.record_outcome(id, outcome)
             }
@@ -320,6 +330,52 @@ pub fn execute(
         failures: failures.into_iter().flatten().collect(),
         stats,
     })
+}
+
+/// A completed run as an execution's end, from the store.
+fn as_stored(stored: &StoredRun) -> RunEnd {
+    RunEnd {
+        run: stored.summary.id,
+        status: stored.summary.status,
+        outcomes: stored.outcomes.iter().flatten().cloned().collect(),
+        failures: stored.errors.iter().flatten().cloned().collect(),
+        stats: None,
+    }
+}
+
+/// The runs this process executes now (store file, run id): a second thread of the same
+/// process (two app windows, say) cannot execute one of them too; the store's lease cannot
+/// tell two threads of one process apart.
+static EXECUTING_HERE: Mutex<Vec<(PathBuf, i64)>> = Mutex::new(Vec::new());
+
+/// Holds a run in [`EXECUTING_HERE`] while alive.
+struct ExecutingHere(PathBuf, i64);
+
+impl ExecutingHere {
+    fn enter(store: &Path, run: i64) -> Result<Self, RunError> {
+        let key = (store.to_owned(), run);
+        let mut executing = EXECUTING_HERE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if executing.contains(&key) {
+            return Err(StoreError::RunBusy {
+                run,
+                pid: std::process::id(),
+            }
+            .into());
+        }
+        executing.push(key);
+        Ok(Self(store.to_owned(), run))
+    }
+}
+
+impl Drop for ExecutingHere {
+    fn drop(&mut self) {
+        let mut executing = EXECUTING_HERE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        executing.retain(|(store, run)| !(store == &self.0 && *run == self.1));
+    }
 }
 
 /// The preview job that finishes `stored`: every prompt with what it has done.

@@ -407,14 +407,31 @@ impl Worker {
 }
 
 impl Drop for Worker {
-    /// Closing stdin asks the worker to exit; it is waited for so that no zombie stays.
+    /// Closing stdin asks the worker to exit; it is waited for (no zombie stays), and killed
+    /// when it has not gone within [`EXIT_GRACE`].
     fn drop(&mut self) {
         self.stdin.take();
-        if self.ended.is_none() {
-            let _ = self.child.wait();
+        if self.ended.is_some() {
+            return;
         }
+        let deadline = std::time::Instant::now() + EXIT_GRACE;
+        while std::time::Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        tracing::warn!(
+            pid = self.child.id(),
+            "model process did not exit; killing it"
+        );
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
+
+/// How long a worker whose stdin closed may take to exit.
+const EXIT_GRACE: Duration = Duration::from_secs(3);
 
 fn placeholder_info(model: &Path) -> ModelInfo {
     ModelInfo {
@@ -578,7 +595,7 @@ pub fn serve(model: &Path, options: &LoadOptions) -> ExitCode {
                 .and_then(|()| stdout.flush());
             if written.is_err() {
                 // The parent is gone; nothing is left to do.
-                std::process::exit(0);
+                end_now();
             }
         }
     });
@@ -617,10 +634,23 @@ pub fn serve(model: &Path, options: &LoadOptions) -> ExitCode {
             Err(error) => tracing::warn!(%error, line, "worker: unreadable line"),
         }
     }
-    // The parent closed our stdin: stop at once; it records nothing more from us.
+    // The parent closed our stdin: stop at once; it records nothing more from us. The engine
+    // thread may be inside llama.cpp: end the process without running exit handlers (which
+    // would tear down the backend under it).
     for cancel in lock(&cancels).values() {
         cancel.cancel();
     }
+    end_now()
+}
+
+/// Ends the worker process at once, without exit handlers or destructors.
+fn end_now() -> ! {
+    #[cfg(unix)]
+    // SAFETY: `_exit` only ends the process; nothing runs after it.
+    unsafe {
+        libc::_exit(0)
+    }
+    #[cfg(not(unix))]
     std::process::exit(0)
 }
 
@@ -663,12 +693,19 @@ fn start_job(
     cancels: &Arc<Mutex<HashMap<u64, CancelToken>>>,
 ) {
     let (events, incoming) = mpsc::channel::<PreviewEvent>();
-    let forward = lines.clone();
+    let handle = {
+        let cancel = cancel.clone();
+        engine.submit(move |model| run_job(model, work, &events, &cancel))
+    };
+    let lines = lines.clone();
+    let cancels = Arc::clone(cancels);
+    // One thread per job forwards its events, then its result: the result line always comes
+    // after the job's last event (the events end when the job drops its sender).
     std::thread::spawn(move || {
         let mut steps = 0;
         for event in incoming {
             let is_step = matches!(event, PreviewEvent::Step { .. });
-            let _ = forward.send(FromWorker::Event {
+            let _ = lines.send(FromWorker::Event {
                 job,
                 event: Box::new(event),
             });
@@ -683,14 +720,6 @@ fn start_job(
                 std::process::abort();
             }
         }
-    });
-    let handle = {
-        let cancel = cancel.clone();
-        engine.submit(move |model| run_job(model, work, &events, &cancel))
-    };
-    let lines = lines.clone();
-    let cancels = Arc::clone(cancels);
-    std::thread::spawn(move || {
         let message = match handle.wait() {
             Ok(result) => FromWorker::Finished {
                 job,

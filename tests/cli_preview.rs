@@ -330,13 +330,19 @@ fn bench_reports_the_three_figures_and_their_ratios() {
     assert!(report["pipeline"]["generated_tokens"].as_u64().unwrap() > 0);
 }
 
-#[test]
-fn ctrl_c_cancels_the_run_which_resume_finishes() {
-    use std::io::{BufRead, BufReader};
-    let dir = tempfile::tempdir().unwrap();
-    let db = store(&dir);
+/// Starts a 4-prompt, 1-round preview of the general sample at `parallel`, and waits for its
+/// first progress line (written after the first steps are stored).
+fn preview_until_progress(
+    db: &Path,
+    parallel: &str,
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStderr>,
+    String,
+) {
+    use std::io::BufRead;
     let mut command = preamble(
-        &db,
+        db,
         &[
             "preview",
             "--constitution",
@@ -350,14 +356,13 @@ fn ctrl_c_cancels_the_run_which_resume_finishes() {
             "--max-tokens",
             "48",
             "--parallel",
-            "4",
+            parallel,
         ],
     );
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command.spawn().unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut seen = String::new();
-    // The first progress line comes after the first steps are stored.
     while !seen.contains("steps ·") {
         let mut line = String::new();
         assert!(
@@ -366,15 +371,33 @@ fn ctrl_c_cancels_the_run_which_resume_finishes() {
         );
         seen.push_str(&line);
     }
-    let interrupt = Command::new("kill")
+    (child, stderr, seen)
+}
+
+/// Sends Ctrl-C (SIGINT) to `child` and waits for it: its exit status, a newline, and what it
+/// wrote to stderr after the signal.
+fn interrupt(
+    mut child: std::process::Child,
+    mut stderr: std::io::BufReader<std::process::ChildStderr>,
+) -> String {
+    let sent = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
-    assert!(interrupt.success());
+    assert!(sent.success());
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{seen}{rest}");
+    let code = child.wait().unwrap().code().unwrap_or(-1);
+    format!("{code}\n{rest}")
+}
+
+#[test]
+fn ctrl_c_cancels_the_run_which_resume_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = store(&dir);
+    let (child, stderr, seen) = preview_until_progress(&db, "4");
+    let rest = interrupt(child, stderr);
+    assert!(rest.starts_with("130\n"), "{seen}{rest}");
     assert!(rest.contains("run 1 cancelled"), "{rest}");
     assert!(rest.contains("--resume 1"), "{rest}");
 
@@ -447,4 +470,27 @@ fn a_closed_stdout_stays_quiet() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(!stderr.contains("Broken pipe"), "{stderr}");
+}
+
+#[test]
+fn a_run_being_executed_cannot_be_resumed_by_another_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = store(&dir);
+    let (child, stderr, seen) = preview_until_progress(&db, "1");
+    // A second process (another terminal, or the app) on the same store.
+    let (code, _, second) = run(preamble(&db, &["preview", "--resume", "1"]));
+    assert_eq!(code, 1, "{second}");
+    assert!(
+        second.contains(&format!("run 1 is being run by process {}", child.id())),
+        "{second}"
+    );
+    let (_, listing, _) = run(preamble(&db, &["runs"]));
+    assert!(listing.contains("running"), "{listing}");
+    let (code, _, deleting) = run(preamble(&db, &["runs", "--delete", "1"]));
+    assert_eq!(code, 1, "{deleting}");
+
+    let rest = interrupt(child, stderr);
+    assert!(rest.starts_with("130\n"), "{seen}{rest}");
+    let (_, listing, _) = run(preamble(&db, &["runs"]));
+    assert!(listing.contains("cancelled"), "{listing}");
 }

@@ -453,16 +453,15 @@ pub async fn export_constitution(
 /// Writes `text` to `path` by the core's rule ([`files::write`]); an existing file is
 /// replaced only when `overwrite`, else the error has the code `file_exists` so the UI can ask.
 fn write_file(path: &Path, text: &str, overwrite: bool) -> Result<(), CommandError> {
-    let replace = if overwrite {
-        files::Replace::Allow
-    } else {
-        files::Replace::Refuse
-    };
-    Ok(files::write(path, text.as_bytes(), replace)?)
+    Ok(files::write(
+        path,
+        text.as_bytes(),
+        files::Replace::when(overwrite),
+    )?)
 }
 
 fn resolve(store: &Store, slug: &str, reference: &str) -> Result<Resolved, CommandError> {
-    let (_, revision) = Revision::parse_reference(&format!("{slug}@{reference}"));
+    let revision = Revision::parse(reference);
     Ok(store.resolve(slug, &revision)?)
 }
 
@@ -619,12 +618,14 @@ pub async fn save_draft(
         .await
 }
 
-/// Commits the draft of `slug` as its next version.
+/// Commits the draft of `slug` as its next version; refused with `draft_changed` when the draft
+/// is no longer at `based_on`, the revision the editor shows.
 #[tauri::command]
 pub async fn commit_draft(
     state: tauri::State<'_, AppState>,
     slug: String,
     message: String,
+    based_on: Option<u64>,
 ) -> Result<VersionInfo, CommandError> {
     let message = required(
         &message,
@@ -632,7 +633,10 @@ pub async fn commit_draft(
         "describe the change in a commit message",
     )?;
     state
-        .with_store(move |store| Ok(store.commit(&slug, &message, &store::default_author())?))
+        .with_store(move |store| {
+            let author = store::default_author();
+            Ok(store.commit_if_unchanged(&slug, based_on, &message, &author)?)
+        })
         .await
 }
 
@@ -778,9 +782,12 @@ pub struct ModelStatus {
 /// it); loads nothing.
 #[tauri::command]
 pub fn model_status(state: tauri::State<'_, AppState>) -> ModelStatus {
-    let running = lock(&state.worker)
-        .as_ref()
-        .is_some_and(|worker| worker.info().is_some());
+    // Never waits: while a worker starts (its lock held), the model is not running yet.
+    let running = state.worker.try_lock().is_ok_and(|worker| {
+        worker
+            .as_ref()
+            .is_some_and(|worker| worker.info().is_some())
+    });
     ModelStatus {
         info: state.settings().model,
         running,

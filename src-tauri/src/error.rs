@@ -96,6 +96,7 @@ impl From<preamble::files::WriteError> for CommandError {
     fn from(error: preamble::files::WriteError) -> Self {
         let code = match error {
             preamble::files::WriteError::Exists(_) => "file_exists",
+            preamble::files::WriteError::Link(_) => "symlink_refused",
             preamble::files::WriteError::Io { .. } => "io",
         };
         Self::new(code, error.to_string())

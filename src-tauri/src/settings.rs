@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use preamble::files::{Replace, WriteError};
 use serde::{Deserialize, Serialize};
 
 /// The settings file's name in the data folder.
@@ -62,17 +63,16 @@ impl Settings {
     }
 
     /// Writes the settings to `path` atomically.
-    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+    pub fn save(&self, path: &Path) -> Result<(), WriteError> {
+        let io = |source| WriteError::Io {
+            path: path.to_owned(),
+            source,
+        };
         if let Some(folder) = path.parent() {
-            std::fs::create_dir_all(folder)?;
+            std::fs::create_dir_all(folder).map_err(io)?;
         }
-        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        preamble::files::write(path, text.as_bytes(), preamble::files::Replace::Allow).map_err(
-            |error| match error {
-                preamble::files::WriteError::Io { source, .. } => source,
-                other => std::io::Error::other(other.to_string()),
-            },
-        )
+        let text = serde_json::to_string_pretty(self).map_err(|e| io(std::io::Error::other(e)))?;
+        preamble::files::write(path, text.as_bytes(), Replace::Allow)
     }
 }
 

@@ -71,7 +71,17 @@ pub fn read_text(path: &Path) -> Result<String, LoadError> {
             message,
         ))
     };
-    let metadata = std::fs::metadata(path).map_err(io)?;
+    // Opened without blocking (a FIFO with no writer would block the open itself), then the
+    // opened file is what is checked: nothing can be swapped in between.
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(io)?;
+    let metadata = file.metadata().map_err(io)?;
     if !metadata.is_file() {
         return Err(refused(if metadata.is_dir() {
             "it is a folder, not a file".to_owned()
@@ -84,8 +94,8 @@ pub fn read_text(path: &Path) -> Result<String, LoadError> {
         return Err(too_big());
     }
     let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
         .map_err(io)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(too_big());

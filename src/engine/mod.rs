@@ -267,9 +267,11 @@ impl Model {
     /// that contains `<|im_end|>\n<|im_start|>system` reaches the model as those characters and
     /// cannot forge a turn. To tell the two apart, the template is rendered with a marker in
     /// place of each message's text; the rendered text is cut at the markers, the template's
-    /// parts are tokenized with special tokens and the messages' parts without. (With a
-    /// SentencePiece vocabulary each part then starts a new word, as text after a special token
-    /// already does.)
+    /// parts are tokenized with special tokens and the messages' parts without. BOS, where the
+    /// vocabulary wants one, is added once at the start; no EOS is added. (A vocabulary that
+    /// puts a space before every text it tokenizes, as SentencePiece models with
+    /// `add_space_prefix` do, gives each message's text a leading space this way; the default
+    /// model's BPE vocabulary does not.)
     pub fn chat_tokens(
         &self,
         messages: &[Message],
@@ -283,8 +285,10 @@ impl Model {
         let rendered = self.render_chat(&marked)?;
         let vocab = self.model.vocab();
         let mut tokens = Vec::new();
+        if vocab.should_add_bos() {
+            tokens.push(vocab.bos());
+        }
         let mut rest = rendered.as_str();
-        let mut add_bos = vocab.should_add_bos();
         for (index, message) in messages.iter().enumerate() {
             let marker = content_marker(index);
             let Some(at) = rest.find(&marker) else {
@@ -294,12 +298,11 @@ impl Model {
                     index + 1
                 )));
             };
-            vocab.tokenize_into(&rest.as_bytes()[..at], &mut tokens, add_bos, true);
+            vocab.tokenize_into(&rest.as_bytes()[..at], &mut tokens, false, true);
             vocab.tokenize_into(message.content.as_bytes(), &mut tokens, false, false);
-            add_bos = false;
             rest = &rest[at + marker.len()..];
         }
-        vocab.tokenize_into(rest.as_bytes(), &mut tokens, add_bos, true);
+        vocab.tokenize_into(rest.as_bytes(), &mut tokens, false, true);
         vocab.tokenize_into(assistant_prefix.as_bytes(), &mut tokens, false, false);
         Ok(tokens)
     }

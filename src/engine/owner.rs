@@ -7,8 +7,9 @@
 //! on them directly. A job that panics fails alone (the panic is caught and reported as
 //! [`EngineError::JobPanicked`]); the thread and the model stay up for the next job.
 //!
-//! An abort inside llama.cpp itself (a failed `GGML_ASSERT`) still ends the process: that
-//! needs a worker process, which this module does not (yet) provide.
+//! An abort inside llama.cpp itself (a failed `GGML_ASSERT`) ends the process that holds the
+//! engine: that is why the CLI and the app run it inside a worker process ([`crate::worker`]),
+//! whose death costs only its run.
 
 use std::panic::AssertUnwindSafe;
 use std::path::Path;

@@ -180,6 +180,8 @@ pub enum StoreError {
     UnknownRun(i64),
     #[error("run {run} is being run by process {pid}; wait for it, or stop that process")]
     RunBusy { run: i64, pid: u32 },
+    #[error("run {0} is complete")]
+    RunCompleted(i64),
     #[error("run {run}: stored {what} does not decode: {message}")]
     CorruptRun {
         run: i64,
@@ -289,15 +291,49 @@ impl Revision {
     pub fn parse_reference(reference: &str) -> (&str, Revision) {
         match reference.split_once('@') {
             None => (reference, Revision::Latest),
-            Some((slug, "draft")) => (slug, Revision::Draft),
-            Some((slug, rest)) => {
-                let digits = rest.strip_prefix('v').unwrap_or(rest);
-                match digits.parse::<u32>() {
-                    Ok(number) => (slug, Revision::Number(number)),
-                    Err(_) => (slug, Revision::Tag(rest.to_owned())),
-                }
-            }
+            Some((slug, revision)) => (slug, Self::parse(revision)),
         }
+    }
+
+    /// Parses what follows the `@` of a reference: `draft`, `N`, `vN` or a tag.
+    pub fn parse(revision: &str) -> Revision {
+        if revision == "draft" {
+            return Revision::Draft;
+        }
+        let digits = revision.strip_prefix('v').unwrap_or(revision);
+        match digits.parse::<u32>() {
+            Ok(number) => Revision::Number(number),
+            Err(_) => Revision::Tag(revision.to_owned()),
+        }
+    }
+}
+
+/// What a constitution argument (of the CLI, or a run's "constitution reference or file")
+/// names: a file when one exists at that path, else a store reference `ID[@N|@TAG|@draft]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceName<'a> {
+    File(&'a Path),
+    Stored { slug: &'a str, revision: Revision },
+}
+
+/// An argument that is neither an existing file nor a store reference.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {0}: no such file (and it is no store reference: ids have no `/` or `.`)")]
+pub struct NoSuchSource(pub String);
+
+impl<'a> SourceName<'a> {
+    /// The one rule: an existing file first, then a reference; a path-like text that is
+    /// neither is refused rather than looked up as an id.
+    pub fn parse(text: &'a str) -> std::result::Result<Self, NoSuchSource> {
+        let path = Path::new(text);
+        if path.is_file() {
+            return Ok(Self::File(path));
+        }
+        let (slug, revision) = Revision::parse_reference(text);
+        if slug.contains(['/', '.']) {
+            return Err(NoSuchSource(text.to_owned()));
+        }
+        Ok(Self::Stored { slug, revision })
     }
 }
 
@@ -585,19 +621,7 @@ impl Store {
         let content = constitution::to_toml(constitution);
         self.write(|tx, path| {
             let id = constitution_id(tx, slug, path)?;
-            if let Some(expected) = based_on {
-                let current = draft_row(tx, id)
-                    .map_err(|source| sqlite_error(path, source))?
-                    .1
-                    .revision;
-                if current != expected {
-                    return Err(StoreError::DraftChanged {
-                        slug: slug.to_owned(),
-                        expected,
-                        current,
-                    });
-                }
-            }
+            refuse_changed_draft(tx, id, slug, based_on, path)?;
             tx.execute(
                 "UPDATE drafts SET content = ?2, updated_ms = ?3, revision = revision + 1 \
                  WHERE constitution_id = ?1",
@@ -634,8 +658,21 @@ impl Store {
 
     /// Validates the draft of `slug` and commits it as the next version.
     pub fn commit(&mut self, slug: &str, message: &str, author: &str) -> Result<VersionInfo> {
+        self.commit_if_unchanged(slug, None, message, author)
+    }
+
+    /// [`Store::commit`], refused ([`StoreError::DraftChanged`]) when the draft is no longer at
+    /// revision `based_on`: an editor commits what it shows, not a draft changed elsewhere.
+    pub fn commit_if_unchanged(
+        &mut self,
+        slug: &str,
+        based_on: Option<u64>,
+        message: &str,
+        author: &str,
+    ) -> Result<VersionInfo> {
         self.write(|tx, path| {
             let id = constitution_id(tx, slug, path)?;
+            refuse_changed_draft(tx, id, slug, based_on, path)?;
             let (content, base_id): (String, Option<i64>) = tx
                 .query_row(
                     "SELECT content, base_version_id FROM drafts WHERE constitution_id = ?1",
@@ -1087,6 +1124,32 @@ fn refuse_to_discard(
     Ok(())
 }
 
+/// Fails with [`StoreError::DraftChanged`] when `based_on` is given and the draft of `id` is at
+/// another revision.
+fn refuse_changed_draft(
+    tx: &Transaction<'_>,
+    id: i64,
+    slug: &str,
+    based_on: Option<u64>,
+    path: &Path,
+) -> Result<()> {
+    let Some(expected) = based_on else {
+        return Ok(());
+    };
+    let current = draft_row(tx, id)
+        .map_err(|source| sqlite_error(path, source))?
+        .1
+        .revision;
+    if current != expected {
+        return Err(StoreError::DraftChanged {
+            slug: slug.to_owned(),
+            expected,
+            current,
+        });
+    }
+    Ok(())
+}
+
 fn constitution_id(connection: &Connection, slug: &str, path: &Path) -> Result<i64> {
     connection
         .query_row(
@@ -1354,6 +1417,18 @@ mod tests {
             .unwrap();
         assert_eq!(store.draft("ga").unwrap().constitution.name, "Mine again");
         assert_eq!(over.revision, saved.revision + 2);
+        // A commit names the revision it shows, too.
+        other
+            .replace_draft("ga", &constitution::starter("Theirs again"), true)
+            .unwrap();
+        let error = store
+            .commit_if_unchanged("ga", Some(over.revision), "mine", "me")
+            .unwrap_err();
+        assert!(matches!(error, StoreError::DraftChanged { .. }), "{error}");
+        let current = store.draft("ga").unwrap().status.revision;
+        store
+            .commit_if_unchanged("ga", Some(current), "theirs", "me")
+            .unwrap();
     }
 
     #[test]
@@ -1525,6 +1600,8 @@ mod tests {
     #[test]
     fn references_parse() {
         assert_eq!(Revision::parse_reference("a"), ("a", Revision::Latest));
+        assert_eq!(Revision::parse("v2"), Revision::Number(2));
+        assert_eq!(Revision::parse("draft"), Revision::Draft);
         assert_eq!(Revision::parse_reference("a@draft"), ("a", Revision::Draft));
         assert_eq!(Revision::parse_reference("a@3"), ("a", Revision::Number(3)));
         assert_eq!(

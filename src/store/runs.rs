@@ -13,6 +13,8 @@
 //! the app on one store never run (and duplicate) one run at once. The lease dies with its
 //! process: a `running` run whose owner is gone lists as `interrupted`, resumable.
 
+use std::path::Path;
+
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
@@ -83,13 +85,35 @@ impl RunOwner {
         }
     }
 
-    /// Whether the process still runs. Where process start times cannot be read (not Linux),
-    /// only this process counts as alive: a run held by another is taken as interrupted.
+    /// Whether the process still runs: its pid is there with the same start time. Where start
+    /// times cannot be read (not Linux), whether a process with that pid exists.
     pub fn is_alive(&self) -> bool {
-        if self.pid == std::process::id() {
+        if *self == Self::current() {
             return true;
         }
-        process_start_time(self.pid).is_some_and(|started| started == self.started)
+        match process_start_time(self.pid) {
+            Some(started) => started == self.started,
+            None if Path::new("/proc/self/stat").exists() => false,
+            None => process_exists(self.pid),
+        }
+    }
+}
+
+/// Whether a process with `pid` exists (signal 0 reaches it), where `/proc` cannot say.
+fn process_exists(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return false;
+        };
+        // SAFETY: signal 0 sends nothing; it only checks that the process exists.
+        let sent = unsafe { libc::kill(pid, 0) };
+        sent == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
     }
 }
 
@@ -251,7 +275,7 @@ impl Store {
     }
 
     /// Makes `owner` the process executing run `id` (status `running`), refused while another
-    /// live process holds it.
+    /// live process holds it, and for a completed run.
     pub fn claim_run(&mut self, id: i64, owner: RunOwner) -> Result<()> {
         self.write(|tx, path| {
             let sqlite = |source| sqlite_error(path, source);
@@ -264,6 +288,9 @@ impl Store {
                 .optional()
                 .map_err(sqlite)?;
             let (status, pid, started) = row.ok_or(StoreError::UnknownRun(id))?;
+            if status == RunStatus::Completed.as_str() {
+                return Err(StoreError::RunCompleted(id));
+            }
             if status == RunStatus::Running.as_str()
                 && let Some(holder) = owner_of(pid, started)
                 && holder != owner

@@ -3,7 +3,7 @@
 //! Exit status: 0 on success, 1 when the input or an operation failed, 2 on a usage error.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -16,7 +16,7 @@ use preamble::engine::{CancelToken, GenerateParams, Message, Role, Sampling};
 use preamble::files;
 use preamble::interchange::{self, Format, Provenance};
 use preamble::preview::PreviewEvent;
-use preamble::store::{self, ImportAction, Revision, Store, VersionInfo};
+use preamble::store::{self, ImportAction, Revision, SourceName, Store, VersionInfo};
 use preamble::worker::{GenerateJob, Job, JobResult};
 
 #[derive(Parser)]
@@ -457,11 +457,7 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
             let text = interchange::export_any(&source.constitution, format, &source.provenance())?;
             match output {
                 Some(path) => {
-                    let replace = if force {
-                        files::Replace::Allow
-                    } else {
-                        files::Replace::Refuse
-                    };
+                    let replace = files::Replace::when(force);
                     files::write(&path, text.as_bytes(), replace).map_err(|error| match error {
                         files::WriteError::Exists(path) => anyhow::anyhow!(
                             "{} already exists; pass --force to replace it",
@@ -519,7 +515,7 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
         }
         Command::Checkout { id, version, force } => {
             let mut store = open_store()?;
-            let (_, revision) = Revision::parse_reference(&format!("{id}@{version}"));
+            let revision = Revision::parse(&version);
             let resolved = store.resolve(&id, &revision)?;
             let number = resolved
                 .version
@@ -608,28 +604,22 @@ impl Source {
     }
 }
 
-/// Reads `source`: a file when one exists at that path, else a store reference
-/// `ID[@VERSION|@TAG|@draft]`.
+/// Reads `source` by the core's rule ([`SourceName`]); the store is opened only for a reference.
 fn load_source(open_store: &dyn Fn() -> Result<Store>, source: &str) -> Result<Source> {
-    let path = Path::new(source);
-    if path.is_file() {
-        return Ok(Source {
+    Ok(match SourceName::parse(source)? {
+        SourceName::File(path) => Source {
             constitution: interchange::import_file(path, None)?,
             label: path.display().to_string(),
             version: None,
-        });
-    }
-    let (slug, revision) = Revision::parse_reference(source);
-    if slug.contains(['/', '.']) {
-        anyhow::bail!(
-            "cannot read {source}: no such file (and it is no store reference: ids have no `/` or `.`)"
-        );
-    }
-    let resolved = open_store()?.resolve(slug, &revision)?;
-    Ok(Source {
-        constitution: resolved.constitution,
-        label: resolved.label,
-        version: resolved.version,
+        },
+        SourceName::Stored { slug, revision } => {
+            let resolved = open_store()?.resolve(slug, &revision)?;
+            Source {
+                constitution: resolved.constitution,
+                label: resolved.label,
+                version: resolved.version,
+            }
+        }
     })
 }
 

@@ -11,7 +11,7 @@ use preamble::constitution::{Constitution, Selection};
 use preamble::engine::{CancelToken, Sampling};
 use preamble::feedback::{FeedbackMode, Pair};
 use preamble::preview::{
-    self, PreviewConfig, PreviewEvent, PreviewJob, PrincipleChoice, Principles, PromptOutcome,
+    self, PreviewConfig, PreviewEvent, PrincipleChoice, Principles, PromptOutcome,
 };
 use preamble::prompt_set::{self, PromptItem, PromptLabel};
 use preamble::refusal::RefusalLabel;
@@ -152,8 +152,8 @@ pub struct BenchArgs {
     ceiling_steps: usize,
     #[arg(long)]
     json: bool,
-    /// Also run the pipeline through the worker process, timed by this process, and report
-    /// its ratio to the pipeline timed inside the worker.
+    /// Measure only what the worker process costs: the pipeline run in this process and
+    /// through the worker, alternately, three times each.
     #[arg(long)]
     worker_overhead: bool,
 }
@@ -232,15 +232,9 @@ pub fn preview(args: PreviewArgs, open_store: &dyn Fn() -> Result<Store>) -> Res
                 constitution: source.constitution,
                 prompts,
             };
-            let job = PreviewJob {
-                constitution: spec.constitution.clone(),
-                prompts: spec.prompts.clone(),
-                config: spec.config.clone(),
-                done: Vec::new(),
-            };
-            job.check()?;
-            announce(&mut worker)?;
+            // Checks the input, then starts the model.
             let id = runs::create(&mut store, &spec, &mut worker)?;
+            announce(&mut worker)?;
             eprintln!(
                 "run {id}: {} prompts, {} rounds, {} at a time, seed {}",
                 spec.prompts.len(),
@@ -545,6 +539,9 @@ pub fn bench(args: BenchArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<
         seed: 0,
     };
     let constitution = source.constitution;
+    if args.worker_overhead {
+        return worker_overhead(&args, &mut worker, &constitution, &prompts, &config);
+    }
     let device = worker.get()?.info().device.clone();
     let job = Job::Bench(BenchJob {
         constitution: constitution.clone(),
@@ -560,24 +557,8 @@ pub fn bench(args: BenchArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<
         JobResult::Bench { report } => report,
         other => bail!("the model process answered with {other:?}"),
     };
-    let overhead = if args.worker_overhead {
-        eprintln!("measuring: the pipeline again, through the worker, timed here");
-        Some(worker_overhead(
-            &mut worker,
-            &constitution,
-            &prompts,
-            &config,
-            &report,
-        )?)
-    } else {
-        None
-    };
     if args.json {
-        let mut value = serde_json::to_value(&report)?;
-        if let (Some(overhead), Some(object)) = (&overhead, value.as_object_mut()) {
-            object.insert("worker".to_owned(), serde_json::to_value(overhead)?);
-        }
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
     let line = |name: &str, t: &bench::Throughput| {
@@ -630,46 +611,89 @@ pub fn bench(args: BenchArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<
         stats.decoded_prompt_tokens,
         stats.naive_prompt_tokens
     );
-    if let Some(overhead) = overhead {
-        println!(
-            "(1) through the worker, timed by its parent: {:.1} tokens/s; ratio to (1) = {:.3}",
-            overhead.tokens_per_second, overhead.ratio
-        );
-    }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The pipeline of the bench through the worker process, timed by the parent (events cross
-/// the pipe as JSON lines), against the same pipeline timed inside the worker.
-#[derive(serde::Serialize)]
-struct WorkerOverhead {
-    tokens_per_second: f64,
-    ratio: f64,
-}
+/// How many times each side of the worker-overhead measurement runs (alternating).
+const OVERHEAD_ROUNDS: usize = 3;
 
+/// `bench --worker-overhead`: the bench's pipeline run in this process and through the worker
+/// process, alternately, each timed here with its events read here (as the run service reads
+/// them); the ratio of the medians is what the worker costs.
 fn worker_overhead(
+    args: &BenchArgs,
     worker: &mut WarmWorker,
     constitution: &preamble::constitution::Constitution,
     prompts: &[PromptItem],
     config: &BenchConfig,
-    report: &bench::BenchReport,
-) -> Result<WorkerOverhead> {
-    let job = Job::Preview(bench::pipeline_job(constitution, prompts, config));
-    let started = Instant::now();
-    let mut events = 0_usize;
-    let result = worker
-        .get()?
-        .run(job, &CancelToken::new(), &mut |_| events += 1)?;
-    let seconds = started.elapsed().as_secs_f64();
-    let JobResult::Preview { stats } = result else {
-        bail!("the model process answered with {result:?}");
+) -> Result<ExitCode> {
+    let options = preamble::engine::LoadOptions {
+        gpu_layers: args.model.gpu_layers,
+        fetch_hint: None,
     };
-    tracing::debug!(events, "bench pipeline through the worker");
-    let tokens_per_second = stats.generated_tokens as f64 / seconds.max(1e-9);
-    Ok(WorkerOverhead {
-        tokens_per_second,
-        ratio: tokens_per_second / report.pipeline.tokens_per_second.max(1e-9),
-    })
+    let engine = preamble::engine::Engine::start(worker.model_path(), &options)?;
+    let job = bench::pipeline_job(constitution, prompts, config);
+    let mut here = Vec::new();
+    let mut through_worker = Vec::new();
+    for round in 1..=OVERHEAD_ROUNDS {
+        eprintln!("round {round} of {OVERHEAD_ROUNDS}: in this process, then through the worker");
+        let started = Instant::now();
+        let (events, incoming) = std::sync::mpsc::channel();
+        let in_process = job.clone();
+        let handle = engine
+            .submit(move |model| preview::run(model, &in_process, &events, &CancelToken::new()));
+        incoming.iter().for_each(drop);
+        let stats = handle.wait()?;
+        here.push(stats.generated_tokens as f64 / started.elapsed().as_secs_f64());
+
+        let started = Instant::now();
+        let result =
+            worker
+                .get()?
+                .run(Job::Preview(job.clone()), &CancelToken::new(), &mut drop)?;
+        let JobResult::Preview { stats } = result else {
+            bail!("the model process answered with {result:?}");
+        };
+        through_worker.push(stats.generated_tokens as f64 / started.elapsed().as_secs_f64());
+    }
+    let median = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let report = WorkerOverhead {
+        ratio: median(&mut through_worker.clone()) / median(&mut here.clone()).max(1e-9),
+        in_process_tokens_per_second: here,
+        worker_tokens_per_second: through_worker,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let list = |values: &[f64]| {
+            values
+                .iter()
+                .map(|v| format!("{v:.1}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!(
+            "pipeline in this process:    {} tokens/s",
+            list(&report.in_process_tokens_per_second)
+        );
+        println!(
+            "pipeline through the worker: {} tokens/s",
+            list(&report.worker_tokens_per_second)
+        );
+        println!("worker / in process (medians) = {:.3}", report.ratio);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `bench --worker-overhead` measured.
+#[derive(serde::Serialize)]
+struct WorkerOverhead {
+    in_process_tokens_per_second: Vec<f64>,
+    worker_tokens_per_second: Vec<f64>,
+    ratio: f64,
 }
 
 pub fn runs(

@@ -273,8 +273,9 @@ export const ipc = {
    *  (changed elsewhere); `null` saves over whatever is there. */
   saveDraft: (slug: string, constitution: Constitution, basedOn: number | null) =>
     call<DraftState>("save_draft", { slug, constitution, basedOn }),
-  commitDraft: (slug: string, message: string) =>
-    call<VersionInfo>("commit_draft", { slug, message }),
+  /** Fails with `draft_changed` when the draft is no longer at revision `basedOn`. */
+  commitDraft: (slug: string, message: string, basedOn: number | null) =>
+    call<VersionInfo>("commit_draft", { slug, message, basedOn }),
   history: (slug: string) => call<VersionInfo[]>("history", { slug }),
   checkoutVersion: (slug: string, number: number, force: boolean) =>
     call<DraftView>("checkout_version", { slug, number, force }),

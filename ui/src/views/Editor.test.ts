@@ -257,6 +257,8 @@ describe("Editor", () => {
     await settle();
     const order = calls.map((c) => c.command).filter((c) => c !== "open_draft");
     expect(order).toEqual(["save_draft", "commit_draft", "commit_draft"]);
+    // The commit names the revision the editor shows (the one its save returned).
+    expect(calls.find((c) => c.command === "commit_draft")!.args.basedOn).toBe(0);
     expect(byTestId(root, "commit-dialog")).toHaveLength(0);
     expect(textOf(byTestId(root, "draft-state")[0])).toMatch(/^No changes since v2/);
   });
