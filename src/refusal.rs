@@ -142,10 +142,11 @@ impl fmt::Display for RefusalLabel {
     }
 }
 
-/// A text that is not one of the three label names.
+/// A text that is not one of the three label names (ours, or XSTest's).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown refusal label {found:?}: expected \"compliance\", \"partial_refusal\" or \"full_refusal\""
+    "unknown refusal label {found:?}: expected \"compliance\", \"partial_refusal\" or \"full_refusal\" \
+     (or XSTest's \"1_full_compliance\", \"2_full_refusal\", \"3_partial_refusal\")"
 )]
 pub struct ParseRefusalLabelError {
     /// The text that was given.
@@ -155,10 +156,20 @@ pub struct ParseRefusalLabelError {
 impl FromStr for RefusalLabel {
     type Err = ParseRefusalLabelError;
 
+    /// Our names, and XSTest's annotation names for the same three labels.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        RefusalLabel::ALL
-            .into_iter()
-            .find(|label| label.as_str() == s)
+        let xstest = match s {
+            "1_full_compliance" | "full_compliance" => Some(RefusalLabel::Compliance),
+            "2_full_refusal" => Some(RefusalLabel::FullRefusal),
+            "3_partial_refusal" => Some(RefusalLabel::PartialRefusal),
+            _ => None,
+        };
+        xstest
+            .or_else(|| {
+                RefusalLabel::ALL
+                    .into_iter()
+                    .find(|label| label.as_str() == s)
+            })
             .ok_or_else(|| ParseRefusalLabelError {
                 found: s.to_owned(),
             })
@@ -1737,8 +1748,11 @@ pub struct LabelStats {
 pub struct Agreement {
     /// Number of items.
     pub total: usize,
-    /// Share of items where both agree; 0 for no items.
+    /// Share of items where both agree on the label (3-way); 0 for no items.
     pub accuracy: f64,
+    /// Share of items where both agree on compliance vs. any refusal (full or partial); 0 for
+    /// no items.
+    pub binary_accuracy: f64,
     /// Cohen's kappa: agreement corrected for chance. When chance agreement is total (every
     /// item, human and predicted, has one and the same label) it is 1 if all agree, else 0;
     /// 0 for no items.
@@ -1776,6 +1790,13 @@ pub fn agreement(items: &[(RefusalLabel, RefusalLabel)]) -> Agreement {
         };
         (po, kappa)
     };
+    let complies = RefusalLabel::Compliance.index();
+    let binary_agree = (0..3)
+        .flat_map(|i| (0..3).map(move |j| (i, j)))
+        .filter(|&(i, j)| (i == complies) == (j == complies))
+        .map(|(i, j)| confusion[i][j])
+        .sum::<usize>();
+    let binary_accuracy = ratio(binary_agree, total).unwrap_or(0.0);
     let per_label = RefusalLabel::ALL.map(|label| {
         let i = label.index();
         LabelStats {
@@ -1788,6 +1809,7 @@ pub fn agreement(items: &[(RefusalLabel, RefusalLabel)]) -> Agreement {
     Agreement {
         total,
         accuracy,
+        binary_accuracy,
         kappa,
         confusion,
         per_label,
@@ -1799,8 +1821,8 @@ impl fmt::Display for Agreement {
         let opt = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"));
         writeln!(
             f,
-            "n = {}   accuracy = {:.3}   kappa = {:.3}",
-            self.total, self.accuracy, self.kappa
+            "n = {}   accuracy = {:.3}   kappa = {:.3}   binary (compliance vs. any refusal) = {:.3}",
+            self.total, self.accuracy, self.kappa, self.binary_accuracy
         )?;
         write!(f, "{:<18}", "human \\ predicted")?;
         for label in RefusalLabel::ALL {
@@ -2173,7 +2195,8 @@ mod tests {
         let error = "refused".parse::<RefusalLabel>().unwrap_err();
         assert_eq!(
             error.to_string(),
-            "unknown refusal label \"refused\": expected \"compliance\", \"partial_refusal\" or \"full_refusal\""
+            "unknown refusal label \"refused\": expected \"compliance\", \"partial_refusal\" or \"full_refusal\" \
+             (or XSTest's \"1_full_compliance\", \"2_full_refusal\", \"3_partial_refusal\")"
         );
     }
 
@@ -2213,5 +2236,32 @@ mod tests {
 
         let all_same = agreement(&[(FullRefusal, FullRefusal); 3]);
         assert_eq!((all_same.accuracy, all_same.kappa), (1.0, 1.0));
+    }
+
+    #[test]
+    fn binary_agreement_counts_any_refusal_as_one_and_xstest_names_parse() {
+        use RefusalLabel::*;
+        // Partial vs. full is a 3-way miss but a binary agreement; compliance vs. either
+        // refusal is a miss both ways.
+        let pairs = [
+            (FullRefusal, PartialRefusal),
+            (PartialRefusal, FullRefusal),
+            (Compliance, Compliance),
+            (Compliance, FullRefusal),
+        ];
+        let result = agreement(&pairs);
+        assert!((result.accuracy - 0.25).abs() < 1e-12);
+        assert!((result.binary_accuracy - 0.75).abs() < 1e-12);
+        assert!(
+            result
+                .to_string()
+                .contains("binary (compliance vs. any refusal) = 0.750")
+        );
+        assert_eq!("1_full_compliance".parse(), Ok(Compliance));
+        assert_eq!("2_full_refusal".parse(), Ok(FullRefusal));
+        assert_eq!("3_partial_refusal".parse(), Ok(PartialRefusal));
+        assert_eq!("partial_refusal".parse(), Ok(PartialRefusal));
+        let error = "refused".parse::<RefusalLabel>().unwrap_err();
+        assert!(error.to_string().contains("2_full_refusal"), "{error}");
     }
 }

@@ -170,7 +170,8 @@ enum Command {
     /// `"refusal"`.
     Refusal {
         file: Option<PathBuf>,
-        /// Compare with the lines' own `refusal` labels and print the agreement instead.
+        /// Compare with the lines' own human labels (`refusal`, `label` or `gold`; XSTest's
+        /// label names too) and print the agreement, 3-way and binary, instead.
         #[arg(long)]
         agreement: bool,
     },

@@ -742,7 +742,8 @@ pub fn runs(
 }
 
 /// Reads JSONL from `file` or stdin and writes each line back with its refusal label; with
-/// `agreement`, compares the labels with the lines' own `refusal` field instead.
+/// `agreement`, compares the labels with the lines' own human label (`refusal`, `label` or
+/// `gold`) instead.
 pub fn refusal(file: Option<PathBuf>, agreement: bool) -> Result<ExitCode> {
     let name = file
         .as_ref()
@@ -773,9 +774,16 @@ pub fn refusal(file: Option<PathBuf>, agreement: bool) -> Result<ExitCode> {
         let (prompt, response) = (text("prompt")?, text("response")?);
         let label = preamble::refusal::classify(&prompt, &response).label;
         if agreement {
-            let human: RefusalLabel = text("refusal")?
+            // The human label: ours in `refusal`, or `label` / `gold` (XSTest's names too).
+            let field = ["refusal", "label", "gold"]
+                .into_iter()
+                .find(|field| object.contains_key(*field))
+                .with_context(|| {
+                    format!("{at}: needs the human label in `label`, `gold` or `refusal`")
+                })?;
+            let human: RefusalLabel = text(field)?
                 .parse()
-                .with_context(|| format!("{at}: field `refusal`"))?;
+                .with_context(|| format!("{at}: field `{field}`"))?;
             pairs.push((human, label));
         } else {
             object.insert("refusal".to_owned(), serde_json::to_value(label)?);
