@@ -23,6 +23,18 @@ fn cli(app: &App, args: &[&str]) {
     );
 }
 
+/// `preamble import --id SLUG --force` of a starter constitution named `name`: the command
+/// line replacing the draft the app has open.
+fn replace_from_cli(app: &App, slug: &str, name: &str) {
+    let file = app.artifact("from-the-cli.toml");
+    let text = preamble::constitution::to_toml(&preamble::constitution::starter(name));
+    std::fs::write(&file, text).unwrap();
+    cli(
+        app,
+        &["import", file.to_str().unwrap(), "--id", slug, "--force"],
+    );
+}
+
 fn draft_name(app: &App, slug: &str) -> String {
     let store = Store::open(&Store::default_path(&app.data_dir())).unwrap();
     store.draft(slug).unwrap().constitution.name
@@ -39,13 +51,7 @@ async fn a_draft_changed_from_the_cli_is_not_overwritten_by_the_app() {
     assert_eq!(draft_name(&app, slug), "Shared draft");
 
     // The command line replaces the draft while the app holds it.
-    let file = app.artifact("from-the-cli.toml");
-    let text = preamble::constitution::to_toml(&preamble::constitution::starter("From the CLI"));
-    std::fs::write(&file, text).unwrap();
-    cli(
-        &app,
-        &["import", file.to_str().unwrap(), "--id", slug, "--force"],
-    );
+    replace_from_cli(&app, slug, "From the CLI");
 
     // The app's next edit is refused, and the CLI's draft stays.
     app.fill(
@@ -69,12 +75,7 @@ async fn a_draft_changed_from_the_cli_is_not_overwritten_by_the_app() {
         .unwrap();
 
     // Changed again from the CLI; this time the app keeps its own edit, knowingly.
-    let again = preamble::constitution::to_toml(&preamble::constitution::starter("CLI again"));
-    std::fs::write(&file, again).unwrap();
-    cli(
-        &app,
-        &["import", file.to_str().unwrap(), "--id", slug, "--force"],
-    );
+    replace_from_cli(&app, slug, "CLI again");
     app.fill(
         "[data-testid=principle-form] [name=title]",
         "Mine after all",
