@@ -96,6 +96,7 @@ pub fn pipeline_job(
             ..PreviewConfig::for_constitution(constitution)
         },
         done: Vec::new(),
+        system_prompt: None,
     }
 }
 

@@ -45,7 +45,7 @@ pub struct ConstitutionDiff {
     /// Counts of the changes below.
     pub summary: DiffSummary,
     /// Changed top-level fields: `format`, `name`, `description`, `authors`, `license`,
-    /// `preview.rounds`, `preview.selection`.
+    /// `preview.rounds`, `preview.selection`, `preview.rationales`.
     pub metadata: Vec<FieldChange>,
     /// Added and removed tiers, then tiers that changed, in new order.
     pub tiers: Vec<TierChange>,
@@ -330,6 +330,12 @@ fn metadata_changes(old: &Constitution, new: &Constitution) -> Vec<FieldChange> 
         "preview.selection",
         selection_name(old.preview.selection),
         selection_name(new.preview.selection),
+    );
+    compare_text(
+        &mut changes,
+        "preview.rationales",
+        &old.preview.rationales.to_string(),
+        &new.preview.rationales.to_string(),
     );
     changes
 }
@@ -2045,6 +2051,7 @@ mod tests {
         let mut new = sample();
         new.name = "Sample two".to_owned();
         new.preview.selection = Selection::Weighted;
+        new.preview.rationales = true;
         new.license = Some("MIT".to_owned());
         let edited = &mut new.tiers[0].principles[0];
         edited.tags = vec!["cbrn".to_owned(), "violence".to_owned()];
@@ -2052,7 +2059,10 @@ mod tests {
         edited.weight = 2.5;
         let diff = diff(&sample(), &new);
         let metadata: Vec<_> = diff.metadata.iter().map(|f| f.field.as_str()).collect();
-        assert_eq!(metadata, ["name", "license", "preview.selection"]);
+        assert_eq!(
+            metadata,
+            ["name", "license", "preview.selection", "preview.rationales"]
+        );
         let fields: Vec<_> = changed_fields(only_change(&diff))
             .iter()
             .map(|f| (f.field.as_str(), f.old.as_str(), f.new.as_str()))

@@ -8,8 +8,11 @@
 //! ([`refusal`]) and log set-up ([`logging`]). Behind the default `engine` feature: the
 //! llama.cpp engine (`engine`), the critique -> revision preview (`preview`), AI preference
 //! labels (`feedback`), the throughput benchmark (`bench`), the model's worker process
-//! (`worker`) and the run service the CLI and the app share (`runs`).
+//! (`worker`), the run service the CLI and the app share (`runs`) and principle ablation
+//! (`ablation`).
 
+#[cfg(feature = "engine")]
+pub mod ablation;
 #[cfg(feature = "engine")]
 pub mod bench;
 pub mod constitution;

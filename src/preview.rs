@@ -4,10 +4,18 @@
 //! For each prompt: the model answers (the **initial** response); then, `rounds` times, a
 //! principle is picked (uniformly at random as in the paper, by weight, or pinned to one), the
 //! model **critiques** its last response under the principle's critique request and **revises**
-//! it under its revision request. The conversation grows turn by turn, after the constitution's
-//! few-shot examples of the whole exchange. Optionally the model then labels its initial and
-//! final responses with an AI preference ([`crate::feedback`]). Every initial and final
-//! response gets a refusal label ([`crate::refusal`]).
+//! it under its revision request. Both turns carry the principle's statement (and, when the
+//! constitution asks, its rationale) beside the request, so that what an author writes is what
+//! the model reads. The conversation grows turn by turn, after the constitution's few-shot
+//! examples of the whole exchange. Optionally the model then labels its initial and final
+//! responses with an AI preference ([`crate::feedback`]), under one principle or by tier
+//! priority. Every initial and final response gets a refusal label ([`crate::refusal`]).
+//!
+//! Two [`PreviewMode`]s: `cai`, the paper's loop, where the initial answer comes from the bare
+//! model; and `in-context`, where every conversation opens with a system prompt rendered from
+//! the constitution ([`system_prompt`]: tiers in priority order, their principles' statements),
+//! previewing a model deployed with the spec as its prompt. The run stores the rendered prompt
+//! and a resumed run uses the stored one.
 //!
 //! All prompts of a run advance together in one batch ([`crate::engine::batch`]). Randomness
 //! is keyed, not sequential: the principle of round `r` of a prompt and the sampling seed of
@@ -34,7 +42,7 @@ use crate::engine::batch::{
 };
 use crate::engine::sampling::Rng;
 use crate::engine::{EngineError, Finish, Message, Model, Role, Sampling};
-use crate::feedback::{FeedbackMode, Judgement, Preference};
+use crate::feedback::{FeedbackMode, FeedbackRule, Judgement, Preference};
 use crate::prompt_set::PromptItem;
 use crate::refusal::{self, RefusalLabel};
 
@@ -59,6 +67,27 @@ impl From<Selection> for PrincipleChoice {
     }
 }
 
+/// What the initial answer is asked with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PreviewMode {
+    /// The paper's loop: the initial answer from the bare model.
+    #[default]
+    Cai,
+    /// The constitution as the system prompt of every conversation: a model deployed with the
+    /// spec as its prompt.
+    InContext,
+}
+
+impl PreviewMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cai => "cai",
+            Self::InContext => "in-context",
+        }
+    }
+}
+
 /// Everything that decides a preview's outputs besides the model, constitution and prompts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PreviewConfig {
@@ -71,6 +100,12 @@ pub struct PreviewConfig {
     pub sampling: Sampling,
     /// Label initial vs. final responses with an AI preference, in this mode.
     pub feedback: Option<FeedbackMode>,
+    /// Which principles the preference label asks (runs stored before it: the single rule).
+    #[serde(default)]
+    pub feedback_rule: FeedbackRule,
+    /// Runs stored before modes: `cai`.
+    #[serde(default)]
+    pub mode: PreviewMode,
     /// Prompts decoded together.
     pub parallel: usize,
     /// Tokens one prompt's whole conversation may hold.
@@ -87,6 +122,8 @@ impl PreviewConfig {
             max_tokens: 192,
             sampling: Sampling::default(),
             feedback: None,
+            feedback_rule: FeedbackRule::Single,
+            mode: PreviewMode::Cai,
             parallel: 8,
             context_per_sequence: 4096,
         }
@@ -261,6 +298,10 @@ pub struct PreviewJob {
     pub prompts: Vec<PromptItem>,
     pub config: PreviewConfig,
     pub done: Vec<PromptProgress>,
+    /// The in-context mode's system prompt as the run stored it; rendered from the
+    /// constitution when missing.
+    #[serde(default)]
+    pub system_prompt: Option<String>,
 }
 
 impl PreviewJob {
@@ -293,8 +334,74 @@ impl PreviewJob {
         if !(0.0..=1.0).contains(&sampling.top_p) {
             return setting(format!("top-p must be 0 to 1, not {}", sampling.top_p));
         }
+        config.feedback_rule.check().or_else(setting)?;
         Principles::new(&self.constitution, &self.config.choice).map(|_| ())
     }
+
+    /// The system prompt every conversation opens with: `None` in the `cai` mode.
+    pub fn system_prompt(&self) -> Option<String> {
+        match self.config.mode {
+            PreviewMode::Cai => None,
+            PreviewMode::InContext => Some(
+                self.system_prompt
+                    .clone()
+                    .unwrap_or_else(|| system_prompt(&self.constitution)),
+            ),
+        }
+    }
+}
+
+/// The in-context mode's system prompt: the constitution's tiers in priority order with their
+/// enabled principles' statements (and rationales, when the constitution asks).
+pub fn system_prompt(constitution: &Constitution) -> String {
+    let mut text = String::from(
+        "You are an AI assistant. Follow these principles in every answer. They are grouped in \
+         tiers, highest priority first: when two principles conflict, the one in the higher \
+         tier wins.\n",
+    );
+    let tiers = constitution
+        .tiers
+        .iter()
+        .filter(|tier| tier.principles.iter().any(|principle| principle.enabled));
+    for (number, tier) in tiers.enumerate() {
+        text.push_str(&format!("\n{}. {}\n", number + 1, tier.name.trim()));
+        for principle in tier.principles.iter().filter(|principle| principle.enabled) {
+            text.push_str(&format!(
+                "- {}: {}\n",
+                principle.title.trim(),
+                principle.statement.trim()
+            ));
+            if constitution.preview.rationales && !principle.rationale.trim().is_empty() {
+                text.push_str(&format!("  Why: {}\n", principle.rationale.trim()));
+            }
+        }
+    }
+    text.trim_end().to_owned()
+}
+
+/// The user's turn that asks for a critique under `principle`: its statement (and rationale
+/// with `rationales`), then its critique request.
+pub fn critique_turn(principle: &Principle, rationales: bool) -> String {
+    request_turn(principle, &principle.critique_request, rationales)
+}
+
+/// The user's turn that asks for a revision under `principle`.
+pub fn revision_turn(principle: &Principle, rationales: bool) -> String {
+    request_turn(principle, &principle.revision_request, rationales)
+}
+
+fn request_turn(principle: &Principle, request: &str, rationales: bool) -> String {
+    let mut text = format!(
+        "Principle ({}): {}\n",
+        principle.title.trim(),
+        principle.statement.trim()
+    );
+    if rationales && !principle.rationale.trim().is_empty() {
+        text.push_str(&format!("Why it matters: {}\n", principle.rationale.trim()));
+    }
+    text.push('\n');
+    text.push_str(request.trim());
+    text
 }
 
 /// Runs `job` on `model`, sending progress to `events`. Prompts that fail alone (an over-long
@@ -319,7 +426,7 @@ pub fn run_with(
 ) -> Result<BatchStats, EngineError> {
     let principles = Principles::new(&job.constitution, &job.config.choice)
         .map_err(|error| EngineError::InvalidTurn(error.to_string()))?;
-    let few_shot = few_shot_messages(&job.constitution);
+    let few_shot = opening_messages(job);
     let pieces = RefCell::new(Vec::new());
     let mut loops: Vec<PromptLoop<'_>> = job
         .prompts
@@ -369,6 +476,8 @@ pub struct Principles<'c> {
     enabled: Vec<&'c Principle>,
     choice: &'c PrincipleChoice,
     pinned: Option<&'c Principle>,
+    /// Each tier that has an enabled principle: its id and those principles, highest first.
+    tiers: Vec<(&'c str, Vec<&'c Principle>)>,
 }
 
 impl<'c> Principles<'c> {
@@ -390,11 +499,65 @@ impl<'c> Principles<'c> {
         if enabled.is_empty() && pinned.is_none() {
             return Err(PreviewError::NoPrinciple);
         }
+        let tiers = constitution
+            .tiers
+            .iter()
+            .map(|tier| {
+                let principles = tier.principles.iter().filter(|p| p.enabled).collect();
+                (tier.id.as_str(), principles)
+            })
+            .filter(|(_, principles): &(&str, Vec<&Principle>)| !principles.is_empty())
+            .collect();
         Ok(Self {
             enabled,
             choice,
             pinned,
+            tiers,
         })
+    }
+
+    /// The AI preference between `a` and `b` for the prompt (or pair) `key`, under `rule`. The
+    /// single rule asks the principle [`Self::pick`] gives for [`FEEDBACK_PURPOSE`] (a pinned
+    /// one when pinned); the tiered rule asks one principle per tier picked by the selection
+    /// (or all of them), whatever is pinned: it weighs the whole constitution by its priority.
+    #[allow(clippy::too_many_arguments)]
+    pub fn judgement(
+        &self,
+        rule: FeedbackRule,
+        mode: FeedbackMode,
+        seed: u64,
+        key: u64,
+        prompt: &str,
+        a: &str,
+        b: &str,
+    ) -> Judgement {
+        match rule {
+            FeedbackRule::Single => {
+                let principle = self.pick(seed, key, FEEDBACK_PURPOSE);
+                Judgement::new(principle, prompt, a, b, mode, seed)
+            }
+            FeedbackRule::Tiered {
+                every_principle,
+                margin,
+            } => {
+                let tiers: Vec<(&str, Vec<&Principle>)> = self
+                    .tiers
+                    .iter()
+                    .zip(0u64..)
+                    .map(|((id, principles), t)| {
+                        let asked = if every_principle {
+                            principles.clone()
+                        } else {
+                            let purpose = TIER_FEEDBACK_PURPOSE + t;
+                            let mut rng = Rng::derived(seed, &[PRINCIPLE_KEY, key, purpose]);
+                            vec![self.pick_among(principles, &mut rng)]
+                        };
+                        (*id, asked)
+                    })
+                    .collect();
+                Judgement::tiered(&tiers, margin, prompt, a, b, mode, seed)
+            }
+        }
     }
 
     /// The principle for `purpose` (a round, or the feedback) of the prompt (or pair) `key`
@@ -404,18 +567,23 @@ impl<'c> Principles<'c> {
             return pinned;
         }
         let mut rng = Rng::derived(seed, &[PRINCIPLE_KEY, key, purpose]);
-        let total: f64 = self.enabled.iter().map(|principle| principle.weight).sum();
+        self.pick_among(&self.enabled, &mut rng)
+    }
+
+    /// One of `among` (not empty) by the selection: by weight, or uniformly.
+    fn pick_among(&self, among: &[&'c Principle], rng: &mut Rng) -> &'c Principle {
+        let total: f64 = among.iter().map(|principle| principle.weight).sum();
         if *self.choice == PrincipleChoice::Weighted && total > 0.0 {
             let mut target = rng.next_f64() * total;
-            for principle in &self.enabled {
+            for principle in among {
                 if target < principle.weight {
                     return principle;
                 }
                 target -= principle.weight;
             }
         }
-        let at = (rng.next_f64() * self.enabled.len() as f64) as usize;
-        self.enabled[at.min(self.enabled.len() - 1)]
+        let at = (rng.next_f64() * among.len() as f64) as usize;
+        among[at.min(among.len() - 1)]
     }
 }
 
@@ -423,6 +591,8 @@ const PRINCIPLE_KEY: u64 = 1;
 const SAMPLING_KEY: u64 = 2;
 /// The `purpose` of a preference label's principle pick (rounds are 1 to 4).
 pub const FEEDBACK_PURPOSE: u64 = 100;
+/// The `purpose` of the tiered label's pick in the first tier; the next tiers follow on.
+const TIER_FEEDBACK_PURPOSE: u64 = 1000;
 
 /// Asked when a few-shot example names no principle.
 const GENERAL_CRITIQUE: &str = "Point out the specific ways in which your last response could \
@@ -430,7 +600,19 @@ const GENERAL_CRITIQUE: &str = "Point out the specific ways in which your last r
 const GENERAL_REVISION: &str = "Rewrite your last response so that it fixes the problems you \
      pointed out and still helps as much as it safely can.";
 
-/// The constitution's few-shot examples as the opening turns of every conversation.
+/// The turns every conversation of `job` opens with: the in-context mode's system prompt, then
+/// the constitution's few-shot examples.
+fn opening_messages(job: &PreviewJob) -> Vec<Message> {
+    let mut messages: Vec<Message> = job
+        .system_prompt()
+        .map(|prompt| Message::new(Role::System, prompt))
+        .into_iter()
+        .collect();
+    messages.extend(few_shot_messages(&job.constitution));
+    messages
+}
+
+/// The constitution's few-shot examples, each turn asked as the real ones are.
 fn few_shot_messages(constitution: &Constitution) -> Vec<Message> {
     let principle = |id: &Option<String>| {
         id.as_ref().and_then(|id| {
@@ -443,19 +625,20 @@ fn few_shot_messages(constitution: &Constitution) -> Vec<Message> {
     };
     let mut messages = Vec::new();
     for example in &constitution.examples {
+        let rationales = constitution.preview.rationales;
         let (critique_request, revision_request) = match principle(&example.principle) {
             Some(principle) => (
-                principle.critique_request.as_str(),
-                principle.revision_request.as_str(),
+                critique_turn(principle, rationales),
+                revision_turn(principle, rationales),
             ),
-            None => (GENERAL_CRITIQUE, GENERAL_REVISION),
+            None => (GENERAL_CRITIQUE.to_owned(), GENERAL_REVISION.to_owned()),
         };
         messages.extend([
             Message::new(Role::User, example.prompt.trim()),
             Message::new(Role::Assistant, example.response.trim()),
-            Message::new(Role::User, critique_request.trim()),
+            Message::new(Role::User, critique_request),
             Message::new(Role::Assistant, example.critique.trim()),
-            Message::new(Role::User, revision_request.trim()),
+            Message::new(Role::User, revision_request),
             Message::new(Role::Assistant, example.revision.trim()),
         ]);
     }
@@ -491,6 +674,8 @@ struct PromptLoop<'j> {
     item: &'j PromptItem,
     config: &'j PreviewConfig,
     principles: &'j Principles<'j>,
+    /// The constitution shows rationales beside statements.
+    rationales: bool,
     messages: Vec<Message>,
     steps: Vec<StepRecord>,
     judgement: Option<Judgement>,
@@ -520,6 +705,7 @@ impl<'j> PromptLoop<'j> {
             item,
             config: &job.config,
             principles,
+            rationales: job.constitution.preview.rationales,
             messages,
             steps: Vec::new(),
             judgement: None,
@@ -565,9 +751,9 @@ impl<'j> PromptLoop<'j> {
         let round = step.div_ceil(2) + u32::from(step.is_multiple_of(2));
         let principle = self.principle(round);
         Some(if step.is_multiple_of(2) {
-            principle.critique_request.trim().to_owned()
+            critique_turn(principle, self.rationales)
         } else {
-            principle.revision_request.trim().to_owned()
+            revision_turn(principle, self.rationales)
         })
     }
 
@@ -697,16 +883,14 @@ impl batch::Conversation for PromptLoop<'_> {
         if let (Some(mode), None) = (self.config.feedback, &self.judged) {
             if self.judgement.is_none() {
                 let outcome = self.outcome();
-                let principle = self
-                    .principles
-                    .pick(self.config.seed, self.key, FEEDBACK_PURPOSE);
-                self.judgement = Some(Judgement::new(
-                    principle,
+                self.judgement = Some(self.principles.judgement(
+                    self.config.feedback_rule,
+                    mode,
+                    self.config.seed,
+                    self.key,
                     &self.item.prompt,
                     &outcome.initial,
                     &outcome.last,
-                    mode,
-                    self.config.seed,
                 ));
             }
             if let Some(judgement) = self.judgement.as_mut() {
@@ -787,5 +971,158 @@ impl batch::Conversation for PromptLoop<'_> {
             prompt: self.index,
             error: message,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::constitution;
+
+    fn general() -> Constitution {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/constitutions/general-assistant.toml"
+        );
+        constitution::load(std::path::Path::new(path)).unwrap()
+    }
+
+    fn first_principle(constitution: &mut Constitution) -> &mut Principle {
+        &mut constitution.tiers[0].principles[0]
+    }
+
+    #[test]
+    fn a_statement_edit_changes_the_rendered_critique_and_revision_turns() {
+        let mut constitution = general();
+        let before = first_principle(&mut constitution).clone();
+        let critique = critique_turn(&before, false);
+        assert!(critique.contains(before.statement.trim()));
+        assert!(critique.ends_with(before.critique_request.trim()));
+        assert!(revision_turn(&before, false).ends_with(before.revision_request.trim()));
+        let edited = first_principle(&mut constitution);
+        edited.statement = "Never help anyone build a weapon, whatever the reason given.".into();
+        let after = critique_turn(edited, false);
+        assert_ne!(critique, after);
+        assert!(after.contains("whatever the reason given"));
+        assert!(revision_turn(edited, false).contains("whatever the reason given"));
+    }
+
+    #[test]
+    fn rationales_reach_the_turns_and_the_system_prompt_only_when_asked() {
+        let mut constitution = general();
+        let principle = first_principle(&mut constitution);
+        principle.rationale = "Mass harm cannot be undone.".into();
+        let principle = principle.clone();
+        assert!(!critique_turn(&principle, false).contains("cannot be undone"));
+        assert!(critique_turn(&principle, true).contains("Why it matters: Mass harm cannot"));
+        assert!(!system_prompt(&constitution).contains("cannot be undone"));
+        constitution.preview.rationales = true;
+        assert!(system_prompt(&constitution).contains("  Why: Mass harm cannot be undone."));
+    }
+
+    #[test]
+    fn the_system_prompt_lists_tiers_in_priority_order_with_enabled_principles() {
+        let mut constitution = general();
+        let disabled = constitution.tiers[1].principles[0].clone();
+        constitution.tiers[1].principles[0].enabled = false;
+        let prompt = system_prompt(&constitution);
+        let mut at = 0;
+        for (number, tier) in constitution.tiers.iter().enumerate() {
+            let heading = format!("\n{}. {}\n", number + 1, tier.name);
+            let found = prompt[at..].find(&heading).map(|i| i + at);
+            at = found.unwrap_or_else(|| panic!("no {heading:?} after {at} in {prompt}"));
+        }
+        for principle in constitution.tiers.iter().flat_map(|tier| &tier.principles) {
+            assert_eq!(
+                prompt.contains(principle.statement.trim()),
+                principle.enabled,
+                "{}",
+                principle.id
+            );
+        }
+        assert!(!prompt.contains(disabled.statement.trim()));
+    }
+
+    #[test]
+    fn in_context_jobs_open_with_the_stored_system_prompt() {
+        let constitution = general();
+        let mut job = PreviewJob {
+            config: PreviewConfig::for_constitution(&constitution),
+            constitution,
+            prompts: Vec::new(),
+            done: Vec::new(),
+            system_prompt: None,
+        };
+        assert_eq!(job.system_prompt(), None);
+        assert_ne!(
+            opening_messages(&job).first().map(|m| m.role),
+            Some(Role::System)
+        );
+        job.config.mode = PreviewMode::InContext;
+        assert_eq!(job.system_prompt(), Some(system_prompt(&job.constitution)));
+        job.system_prompt = Some("As stored.".into());
+        let opening = opening_messages(&job);
+        assert_eq!(opening[0], Message::new(Role::System, "As stored."));
+        assert_eq!(
+            opening.len(),
+            1 + few_shot_messages(&job.constitution).len()
+        );
+    }
+
+    /// Answers every question of `judgement` with 0.5 and returns the label.
+    fn answered(mut judgement: Judgement) -> (usize, Preference) {
+        let mut asked = 0;
+        while judgement.next_turn().is_some() {
+            asked += 1;
+            judgement.turn_done(TurnOutput::Choice {
+                probabilities: vec![0.5, 0.5],
+                option_mass: 1.0,
+                stats: TurnStats::default(),
+            });
+        }
+        (asked, judgement.preference().unwrap())
+    }
+
+    fn asked_principles(label: &Preference) -> Vec<&str> {
+        let labels = label.tiers.iter().flat_map(|tier| &tier.labels);
+        labels.map(|label| label.principle.as_str()).collect()
+    }
+
+    #[test]
+    fn tiered_feedback_asks_one_principle_per_tier_whatever_is_pinned() {
+        let constitution = general();
+        let choice = PrincipleChoice::Pinned(constitution.tiers[0].principles[0].id.clone());
+        let principles = Principles::new(&constitution, &choice).unwrap();
+        let rule = |every_principle| FeedbackRule::Tiered {
+            every_principle,
+            margin: 0.1,
+        };
+        let mode = FeedbackMode::MultipleChoice;
+        let judgement = |rule, key| principles.judgement(rule, mode, 7, key, "Q?", "a", "b");
+        let (asked, label) = answered(judgement(rule(false), 42));
+        assert_eq!(asked, 2 * constitution.tiers.len());
+        let tiers: Vec<&str> = label.tiers.iter().map(|t| t.tier.as_str()).collect();
+        let expected: Vec<&str> = constitution.tiers.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(tiers, expected);
+        for (tier, label) in constitution.tiers.iter().zip(&label.tiers) {
+            let asked = &label.labels[0].principle;
+            assert!(tier.principles.iter().any(|p| &p.id == asked), "{asked}");
+        }
+        // The same seed and key pick the same principles; across keys they vary.
+        let (_, again) = answered(judgement(rule(false), 42));
+        assert_eq!(asked_principles(&again), asked_principles(&label));
+        let picks: std::collections::HashSet<Vec<String>> = (0..20)
+            .map(|key| {
+                let (_, label) = answered(judgement(rule(false), key));
+                asked_principles(&label)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .collect();
+        assert!(picks.len() > 1);
+        let (asked, all) = answered(judgement(rule(true), 42));
+        assert_eq!(asked, 2 * principles.enabled.len());
+        assert_eq!(asked_principles(&all).len(), principles.enabled.len());
     }
 }

@@ -21,8 +21,10 @@ use serde::Serialize;
 
 use crate::constitution::Constitution;
 use crate::engine::{BatchStats, CancelToken};
-use crate::preview::PromptProgress;
-use crate::preview::{PreviewConfig, PreviewError, PreviewEvent, PreviewJob, PromptOutcome};
+use crate::feedback::FeedbackRule;
+use crate::preview::PromptOutcome;
+use crate::preview::{self, PromptProgress};
+use crate::preview::{PreviewConfig, PreviewError, PreviewEvent, PreviewJob, PrincipleChoice};
 use crate::prompt_set::PromptItem;
 use crate::store::{NewRun, RunOwner, RunStatus, RunSummary, Store, StoreError, StoredRun};
 use crate::worker::{Job, JobResult, ProcessEnd, WarmWorker, WorkerError};
@@ -35,6 +37,10 @@ pub struct RunSpec {
     pub constitution_ref: Option<String>,
     pub prompts: Vec<PromptItem>,
     pub config: PreviewConfig,
+    /// Start with the initial responses of this earlier run instead of generating them: an
+    /// ablation's variants share their baseline's. The runs must agree on everything the
+    /// initial response depends on (model, constitution, prompts, seed, sampling, mode, shape).
+    pub initial_from: Option<i64>,
 }
 
 /// How far a run has come.
@@ -129,6 +135,8 @@ pub enum RunError {
     Stopped { run: i64, message: String },
     #[error("cannot record run {run}: {source}")]
     Record { run: i64, source: StoreError },
+    #[error("run {run}'s initial responses cannot be reused: its {what} differs")]
+    InitialMismatch { run: i64, what: &'static str },
 }
 
 /// Checks `spec` and records it as a new run of the worker's model; returns the run's id. The
@@ -139,11 +147,22 @@ pub fn create(store: &mut Store, spec: &RunSpec, worker: &mut WarmWorker) -> Res
         prompts: spec.prompts.clone(),
         config: spec.config.clone(),
         done: Vec::new(),
+        system_prompt: None,
     };
     job.check()?;
+    // Rendered once, here: a resumed run asks what this run asked, whatever a later version
+    // of the renderer would write.
+    let system_prompt = job.system_prompt();
     // The worker first: a missing model file is named with the hint that fetches it.
     let info = worker.get()?.info().clone();
     let sha256 = model_sha256(worker)?;
+    let shared = match spec.initial_from {
+        Some(from) => {
+            let source = store.run(from)?;
+            Some((from, initial_steps(&source, spec, &sha256, &system_prompt)?))
+        }
+        None => None,
+    };
     Ok(store.create_run(&NewRun {
         model_name: &info.name,
         model_path: &info.path.display().to_string(),
@@ -153,7 +172,51 @@ pub fn create(store: &mut Store, spec: &RunSpec, worker: &mut WarmWorker) -> Res
         constitution_ref: spec.constitution_ref.as_deref(),
         config: &spec.config,
         prompts: &spec.prompts,
+        system_prompt: system_prompt.as_deref(),
+        initial_from: shared.as_ref().map(|(from, steps)| (*from, &steps[..])),
     })?)
+}
+
+/// The initial steps of `source` that a new run of `spec` may start with: refused unless the
+/// two agree on everything an initial response depends on (all but the round principles and
+/// the feedback).
+fn initial_steps(
+    source: &StoredRun,
+    spec: &RunSpec,
+    sha256: &str,
+    system_prompt: &Option<String>,
+) -> Result<Vec<preview::StepRecord>, RunError> {
+    let mismatch = |what| RunError::InitialMismatch {
+        run: source.summary.id,
+        what,
+    };
+    let comparable = |config: &PreviewConfig| PreviewConfig {
+        choice: PrincipleChoice::Uniform,
+        rounds: 1,
+        feedback: None,
+        feedback_rule: FeedbackRule::Single,
+        ..config.clone()
+    };
+    if source.summary.model_sha256 != sha256 {
+        return Err(mismatch("model"));
+    }
+    if source.constitution != spec.constitution {
+        return Err(mismatch("constitution"));
+    }
+    if source.prompts != spec.prompts {
+        return Err(mismatch("prompt set"));
+    }
+    if comparable(&source.config) != comparable(&spec.config) {
+        return Err(mismatch("configuration"));
+    }
+    if &source.system_prompt != system_prompt {
+        return Err(mismatch("system prompt"));
+    }
+    Ok(source
+        .steps
+        .iter()
+        .filter_map(|steps| steps.first().filter(|step| step.step == 0).cloned())
+        .collect())
 }
 
 /// Every run, newest first.
@@ -399,6 +462,7 @@ pub fn resume_job(stored: &StoredRun) -> PreviewJob {
         prompts: stored.prompts.clone(),
         config: stored.config.clone(),
         done,
+        system_prompt: stored.system_prompt.clone(),
     }
 }
 

@@ -32,7 +32,7 @@ use crate::bench::{self, BenchConfig, BenchReport};
 use crate::constitution::Constitution;
 use crate::engine::{BatchOptions, BatchStats, CancelToken, Engine, EngineError, LoadOptions};
 use crate::engine::{GenerateParams, Generation, Message, Model, ModelInfo};
-use crate::feedback::{self, FeedbackMode, Pair, Preference};
+use crate::feedback::{self, FeedbackMode, FeedbackRule, Pair, Preference};
 use crate::preview::{self, PreviewEvent, PreviewJob, PrincipleChoice, Principles};
 use crate::prompt_set::PromptItem;
 
@@ -67,6 +67,8 @@ pub struct JudgeJob {
     pub pairs: Vec<Pair>,
     pub choice: PrincipleChoice,
     pub mode: FeedbackMode,
+    #[serde(default)]
+    pub rule: FeedbackRule,
     pub seed: u64,
     pub parallel: usize,
 }
@@ -783,12 +785,21 @@ fn judge(
     let principles = Principles::new(&job.constitution, &job.choice)
         .map_err(|error| EngineError::InvalidTurn(error.to_string()))?;
     // Pairs have no ids: each is keyed by its line.
-    let pick = |index: usize| principles.pick(job.seed, index as u64, preview::FEEDBACK_PURPOSE);
+    let judgement = |index: usize, pair: &Pair| {
+        let (seed, key) = (job.seed, index as u64);
+        principles.judgement(
+            job.rule,
+            job.mode,
+            seed,
+            key,
+            &pair.prompt,
+            &pair.a,
+            &pair.b,
+        )
+    };
     let options = BatchOptions {
         parallel: job.parallel,
         ..BatchOptions::default()
     };
-    feedback::judge_pairs(
-        model, &job.pairs, pick, job.mode, job.seed, &options, cancel,
-    )
+    feedback::judge_pairs(model, &job.pairs, judgement, &options, cancel)
 }

@@ -525,3 +525,171 @@ fn a_run_being_executed_cannot_be_resumed_by_another_process() {
     let (_, listing, _) = run(preamble(&db, &["runs"]));
     assert!(listing.contains("cancelled"), "{listing}");
 }
+
+/// Two tiers whose questions point at opposite responses of one pair: the default model, asked
+/// with chain of thought, answers them in opposite directions (each clamped to 0.4 or 0.6), so
+/// the lower tier decisively disagrees with the higher one that decides.
+const CONFLICTING_TIERS: &str = r#"format = 1
+name = "Constructed conflict"
+
+[[tiers]]
+id = "upper"
+name = "Upper"
+
+[[tiers.principles]]
+id = "mentions-paris"
+title = "Mentions Paris"
+statement = "s"
+critique_request = "c"
+revision_request = "r"
+comparison_question = "Which response contains the word Paris?"
+
+[[tiers]]
+id = "lower"
+name = "Lower"
+
+[[tiers.principles]]
+id = "mentions-sorry"
+title = "Mentions sorry"
+statement = "s"
+critique_request = "c"
+revision_request = "r"
+comparison_question = "Which response contains the word sorry?"
+"#;
+
+#[test]
+fn a_tiered_judgement_keeps_every_tiers_label_and_flags_a_constructed_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = store(&dir);
+    let constitution = dir.path().join("conflict.toml");
+    std::fs::write(&constitution, CONFLICTING_TIERS).unwrap();
+    let pairs = dir.path().join("pair.jsonl");
+    std::fs::write(
+        &pairs,
+        "{\"prompt\": \"What is the capital of France?\", \"a\": \"The capital of France is Paris.\", \"b\": \"I'm sorry, I cannot answer that.\"}\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(preamble(
+        &db,
+        &[
+            "judge",
+            "--pairs",
+            pairs.to_str().unwrap(),
+            "--constitution",
+            constitution.to_str().unwrap(),
+            "--mode",
+            "chain-of-thought",
+            "--preference-rule",
+            "tiered",
+        ],
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    let line = &lines(&stdout)[0];
+    let label = &line["preference"];
+    let tiers = label["tiers"].as_array().unwrap();
+    let ids: Vec<&str> = tiers.iter().map(|t| t["tier"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["upper", "lower"], "{label}");
+    for (tier, principle) in tiers.iter().zip(["mentions-paris", "mentions-sorry"]) {
+        assert_eq!(tier["labels"][0]["principle"], principle);
+        assert_eq!(tier["labels"][0]["reasoning"].as_array().unwrap().len(), 2);
+        assert_eq!(tier["decisive"], true, "{label}");
+    }
+    let (upper, lower) = (
+        tiers[0]["p_a"].as_f64().unwrap(),
+        tiers[1]["p_a"].as_f64().unwrap(),
+    );
+    assert!((upper > 0.5) != (lower > 0.5), "{label}");
+    assert_eq!(label["decided_by"], "upper");
+    assert_eq!(label["p_a"].as_f64().unwrap(), upper);
+    assert_eq!(label["conflicts"], serde_json::json!(["lower"]));
+
+    // A margin wider than the clamp leaves no tier decisive: no decision, no conflict.
+    let (code, stdout, stderr) = run(preamble(
+        &db,
+        &[
+            "judge",
+            "--pairs",
+            pairs.to_str().unwrap(),
+            "--constitution",
+            constitution.to_str().unwrap(),
+            "--mode",
+            "chain-of-thought",
+            "--preference-rule",
+            "tiered",
+            "--margin",
+            "0.2",
+        ],
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    let label = &lines(&stdout)[0]["preference"];
+    assert!(label.get("decided_by").is_none(), "{label}");
+    assert!(label.get("conflicts").is_none(), "{label}");
+    assert_eq!(label["tiers"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn attribute_reports_each_principle_against_the_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = store(&dir);
+    let (code, stdout, stderr) = run(preamble(
+        &db,
+        &[
+            "attribute",
+            "--constitution",
+            &repo("constitutions/general-assistant.toml"),
+            "--prompts",
+            &repo("prompts/benign-sensitive.jsonl"),
+            "--limit",
+            "2",
+            "--principles",
+            "be-honest,answer-the-question",
+            "--rounds",
+            "1",
+            "--max-tokens",
+            "12",
+            "--temperature",
+            "0",
+            "--feedback",
+            "multiple-choice",
+            "--json",
+        ],
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let effects = report["effects"].as_array().unwrap();
+    let principles: Vec<&str> = effects
+        .iter()
+        .map(|e| e["principle"].as_str().unwrap())
+        .collect();
+    assert_eq!(principles, ["be-honest", "answer-the-question"]);
+    assert_eq!(report["sharing"]["initial_generated"], 2);
+    assert_eq!(report["sharing"]["initial_reused"], 4);
+    for effect in effects {
+        assert_eq!(effect["compared"], 2);
+        assert_eq!(effect["preference_shifts"].as_array().unwrap().len(), 2);
+    }
+    assert!(stderr.contains("pinned to be-honest"), "{stderr}");
+    // Every run is an ordinary stored run.
+    let (code, listing, _) = run(preamble(&db, &["runs"]));
+    assert_eq!(code, 0);
+    assert_eq!(
+        listing.lines().filter(|l| l.contains("completed")).count(),
+        3
+    );
+
+    // An unknown principle is named before any model loads.
+    let (code, _, stderr) = run(preamble(
+        &db,
+        &[
+            "attribute",
+            "--constitution",
+            &repo("constitutions/general-assistant.toml"),
+            "--prompts",
+            &repo("prompts/benign-sensitive.jsonl"),
+            "--principles",
+            "no-such-principle",
+        ],
+    ));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no-such-principle"), "{stderr}");
+}

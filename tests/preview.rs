@@ -56,6 +56,7 @@ fn job(prompts: Vec<PromptItem>, configure: impl FnOnce(&mut PreviewConfig)) -> 
     configure(&mut config);
     PreviewJob {
         done: Vec::new(),
+        system_prompt: None,
         constitution,
         prompts,
         config,
@@ -303,6 +304,8 @@ fn an_interrupted_run_keeps_its_steps_and_resumes() {
             constitution_ref: None,
             config: &job_config.config,
             prompts: &job_config.prompts,
+            system_prompt: None,
+            initial_from: None,
         })
         .unwrap();
     let interrupted = run(&engine, job_config, Some(4));

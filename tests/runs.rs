@@ -77,6 +77,7 @@ fn a_killed_worker_fails_only_its_run_which_resumes_to_completion() {
         constitution_ref: None,
         prompts: prompts(4),
         config: config(|_| {}),
+        initial_from: None,
     };
     let id = runs::create(&mut store, &spec, &mut worker).unwrap();
     let pid = worker.get().unwrap().pid();
@@ -191,6 +192,7 @@ fn a_resume_keeps_stored_labels_and_a_failed_label_keeps_its_outcome() {
             config.feedback = Some(FeedbackMode::MultipleChoice);
             config.parallel = 3;
         }),
+        initial_from: None,
     };
     assert!(
         spec.constitution
@@ -224,6 +226,9 @@ fn a_resume_keeps_stored_labels_and_a_failed_label_keeps_its_outcome() {
         option_mass: 0.5,
         reasoning: Vec::new(),
         stats: Default::default(),
+        tiers: Vec::new(),
+        decided_by: None,
+        conflicts: Vec::new(),
     };
     store
         .record_judgement(id, 0, Some(&stored_label), None)
@@ -333,6 +338,7 @@ fn job(prompts: Vec<PromptItem>, config: PreviewConfig) -> PreviewJob {
         prompts,
         config,
         done: Vec::new(),
+        system_prompt: None,
     }
 }
 

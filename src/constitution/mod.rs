@@ -124,6 +124,10 @@ pub struct PreviewDefaults {
     pub rounds: u32,
     #[serde(default)]
     pub selection: Selection,
+    /// Show the model each principle's rationale beside its statement (in critique and revision
+    /// turns, and in the in-context system prompt).
+    #[serde(default)]
+    pub rationales: bool,
 }
 
 impl Default for PreviewDefaults {
@@ -131,6 +135,7 @@ impl Default for PreviewDefaults {
         Self {
             rounds: default_rounds(),
             selection: Selection::default(),
+            rationales: false,
         }
     }
 }
@@ -284,6 +289,7 @@ pub(crate) fn schema_key(key: &str) -> Option<&'static str> {
         "preview",
         "rounds",
         "selection",
+        "rationales",
         "tiers",
         "id",
         "principles",

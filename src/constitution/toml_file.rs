@@ -278,6 +278,9 @@ pub fn to_toml(constitution: &Constitution) -> String {
             Selection::Weighted => "weighted",
         },
     );
+    if constitution.preview.rationales {
+        out.line("rationales = true");
+    }
     for tier in &constitution.tiers {
         write_tier(&mut out, tier);
     }
@@ -676,6 +679,15 @@ comparison_question = "Which response is less likely to help cause serious harm?
         for file in ["general-assistant.toml", "cautious-assistant.toml"] {
             assert_round_trip(&sample(file));
         }
+    }
+
+    #[test]
+    fn the_rationales_option_is_written_only_when_on_and_survives() {
+        let mut c = sample("general-assistant.toml");
+        assert!(!to_toml(&c).contains("rationales"));
+        c.preview.rationales = true;
+        assert!(to_toml(&c).contains("\nrationales = true\n"));
+        assert_round_trip(&c);
     }
 
     #[test]

@@ -117,6 +117,11 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE run_prompts ADD COLUMN preference TEXT;
      ALTER TABLE run_prompts ADD COLUMN preference_error TEXT;
      ALTER TABLE drafts ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;",
+    // 6: the system prompt an in-context run's conversations open with (as rendered when the
+    // run was made), and the run whose initial responses a run reuses (an ablation's baseline;
+    // the id may outlive that run: the steps were copied).
+    "ALTER TABLE runs ADD COLUMN system_prompt TEXT;
+     ALTER TABLE runs ADD COLUMN initial_from INTEGER;",
 ];
 
 /// The store's file name in the data folder.

@@ -135,6 +135,11 @@ pub struct NewRun<'a> {
     pub constitution_ref: Option<&'a str>,
     pub config: &'a PreviewConfig,
     pub prompts: &'a [PromptItem],
+    /// The in-context mode's system prompt, as rendered now.
+    pub system_prompt: Option<&'a str>,
+    /// The run these steps came from, and the steps (initial responses) the new run starts
+    /// with, recorded in the same transaction.
+    pub initial_from: Option<(i64, &'a [StepRecord])>,
 }
 
 /// A run as listed.
@@ -164,6 +169,10 @@ pub struct StoredRun {
     pub constitution: Constitution,
     pub config: PreviewConfig,
     pub prompts: Vec<PromptItem>,
+    /// The in-context mode's system prompt as the run was made with it.
+    pub system_prompt: Option<String>,
+    /// The run whose initial responses this one started with.
+    pub initial_from: Option<i64>,
     /// Per prompt, the completed steps in order.
     pub steps: Vec<Vec<StepRecord>>,
     /// Per prompt, its outcome once it ended.
@@ -190,8 +199,9 @@ impl Store {
             tx.execute(
                 "INSERT INTO runs (created_ms, status, model_name, model_path, model_sha256, \
                  device, constitution_name, constitution_hash, constitution_ref, constitution, \
-                 seed, config, owner_pid, owner_started) \
-                 VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 seed, config, owner_pid, owner_started, system_prompt, initial_from) \
+                 VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
+                 ?15)",
                 params![
                     now_ms(),
                     run.model_name,
@@ -206,6 +216,8 @@ impl Store {
                     to_json(run.config),
                     i64::from(owner.pid),
                     owner.started.cast_signed(),
+                    run.system_prompt,
+                    run.initial_from.map(|(from, _)| from),
                 ],
             )
             .map_err(sqlite)?;
@@ -218,6 +230,9 @@ impl Store {
                     .execute(params![id, index as i64, to_json(item)])
                     .map_err(sqlite)?;
             }
+            for step in run.initial_from.map_or(&[][..], |(_, steps)| steps) {
+                insert_step(tx, id, step).map_err(sqlite)?;
+            }
             Ok(id)
         })
     }
@@ -225,20 +240,7 @@ impl Store {
     /// Records a completed step.
     pub fn record_step(&mut self, run: i64, step: &StepRecord) -> Result<()> {
         self.write(|tx, path| {
-            tx.execute(
-                "INSERT OR REPLACE INTO run_steps (run_id, idx, step, kind, principle, text, \
-                 record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    run,
-                    step.prompt as i64,
-                    step.step,
-                    step.kind.as_str(),
-                    step.principle,
-                    step.text,
-                    to_json(step),
-                ],
-            )
-            .map_err(|source| sqlite_error(path, source))?;
+            insert_step(tx, run, step).map_err(|source| sqlite_error(path, source))?;
             Ok(())
         })
     }
@@ -490,12 +492,13 @@ impl Store {
             what: what.to_owned(),
             message: error.to_string(),
         };
-        let (content, config): (String, String) = self
+        type RunRow = (String, String, Option<String>, Option<i64>);
+        let (content, config, system_prompt, initial_from): RunRow = self
             .connection
             .query_row(
-                "SELECT constitution, config FROM runs WHERE id = ?1",
+                "SELECT constitution, config, system_prompt, initial_from FROM runs WHERE id = ?1",
                 [id],
-                |row| Ok((row.get(0)?, row.get(1)?)),
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
             )
             .map_err(|source| self.error(source))?;
         let constitution: Constitution =
@@ -570,12 +573,35 @@ impl Store {
             constitution,
             config,
             prompts,
+            system_prompt,
+            initial_from,
             steps,
             outcomes,
             errors,
             judgements,
         })
     }
+}
+
+fn insert_step(
+    tx: &rusqlite::Transaction<'_>,
+    run: i64,
+    step: &StepRecord,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT OR REPLACE INTO run_steps (run_id, idx, step, kind, principle, text, record) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            run,
+            step.prompt as i64,
+            step.step,
+            step.kind.as_str(),
+            step.principle,
+            step.text,
+            to_json(step),
+        ],
+    )?;
+    Ok(())
 }
 
 fn owner_of(pid: Option<i64>, started: Option<i64>) -> Option<RunOwner> {
@@ -611,6 +637,8 @@ mod tests {
                 constitution_ref: None,
                 config: &config,
                 prompts: &prompts,
+                system_prompt: None,
+                initial_from: None,
             })
             .unwrap();
         (dir, store, id)

@@ -165,6 +165,9 @@ enum Command {
     Preview(Box<preview::PreviewArgs>),
     /// AI preference labels for pairs of responses.
     Judge(Box<preview::JudgeArgs>),
+    /// What each principle does: a run pinned to each against an unpinned baseline, sharing
+    /// the baseline's initial responses; reports refusal flips and preference shifts.
+    Attribute(Box<ablation::AttributeArgs>),
     /// Label responses as compliance, partial_refusal or full_refusal: reads JSONL lines
     /// `{"prompt": ..., "response": ...}` (stdin when no file) and writes them back with
     /// `"refusal"`.
@@ -242,6 +245,7 @@ macro_rules! outln {
     ($($arg:tt)*) => { writeln!(std::io::stdout(), $($arg)*)? };
 }
 
+mod ablation;
 mod preview;
 
 fn main() -> ExitCode {
@@ -564,6 +568,7 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
         }
         Command::Preview(args) => preview::preview(*args, &open_store),
         Command::Judge(args) => preview::judge(*args, &open_store),
+        Command::Attribute(args) => ablation::attribute(*args, &open_store),
         Command::Refusal { file, agreement } => preview::refusal(file, agreement),
         Command::Bench(args) => preview::bench(*args, &open_store),
         Command::Runs { json, delete } => preview::runs(json, delete, &open_store),

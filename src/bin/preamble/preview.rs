@@ -9,9 +9,9 @@ use anyhow::{Context, Result, bail};
 use preamble::bench::{self, BenchConfig};
 use preamble::constitution::{Constitution, Selection};
 use preamble::engine::{CancelToken, Sampling};
-use preamble::feedback::{FeedbackMode, Pair};
+use preamble::feedback::{self, FeedbackMode, FeedbackRule, Pair};
 use preamble::preview::{
-    self, PreviewConfig, PreviewEvent, PrincipleChoice, Principles, PromptOutcome,
+    self, PreviewConfig, PreviewEvent, PreviewMode, PrincipleChoice, Principles, PromptOutcome,
 };
 use preamble::prompt_set::{self, PromptItem, PromptLabel};
 use preamble::refusal::RefusalLabel;
@@ -35,15 +35,36 @@ pub struct PreviewArgs {
     limit: Option<usize>,
     #[command(flatten)]
     model: ModelArgs,
-    /// Critique -> revision rounds (1-4); the constitution's default when left out.
-    #[arg(long)]
-    rounds: Option<u32>,
     /// Pin every round to this principle id.
     #[arg(long)]
     principle: Option<String>,
+    #[command(flatten)]
+    settings: SettingsArgs,
+    /// Write the JSONL here instead of stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Resume run ID (see `preamble runs`): run what it has not finished, then write all of it.
+    #[arg(long, conflicts_with_all = [
+        "constitution", "prompts", "limit", "rounds", "principle", "selection", "parallel",
+        "seed", "max_tokens", "temperature", "context", "feedback", "mode", "preference_rule",
+        "every_principle", "margin",
+    ])]
+    resume: Option<i64>,
+}
+
+/// The settings of a preview run, shared by `preview` and `attribute`.
+#[derive(clap::Args)]
+pub struct SettingsArgs {
+    /// Critique -> revision rounds (1-4); the constitution's default when left out.
+    #[arg(long)]
+    rounds: Option<u32>,
     /// How rounds pick principles when none is pinned; the constitution's default when left out.
     #[arg(long)]
     selection: Option<SelectionArg>,
+    /// `cai`: the initial answer from the bare model (the paper's loop); `in-context`: every
+    /// conversation opens with the constitution as its system prompt.
+    #[arg(long, default_value = "cai")]
+    mode: ModeArg,
     /// Prompts decoded together.
     #[arg(long, default_value_t = 8, value_parser = parallel_arg)]
     parallel: usize,
@@ -61,15 +82,48 @@ pub struct PreviewArgs {
     /// Also label initial vs. final response with an AI preference, asked this way.
     #[arg(long)]
     feedback: Option<FeedbackArg>,
-    /// Write the JSONL here instead of stdout.
+    #[command(flatten)]
+    rule: RuleArgs,
+}
+
+/// Which principles a preference label asks: `preview`, `judge` and `attribute`.
+#[derive(clap::Args)]
+pub struct RuleArgs {
+    /// `single`: one principle's comparison question (the paper's label); `tiered`: one
+    /// principle per tier, the highest tier whose label is decisive deciding.
     #[arg(long)]
-    out: Option<PathBuf>,
-    /// Resume run ID (see `preamble runs`): run what it has not finished, then write all of it.
-    #[arg(long, conflicts_with_all = [
-        "constitution", "prompts", "limit", "rounds", "principle", "selection", "parallel",
-        "seed", "max_tokens", "temperature", "context", "feedback",
-    ])]
-    resume: Option<i64>,
+    preference_rule: Option<RuleArg>,
+    /// With `--preference-rule tiered`: ask every principle of every tier, not one per tier.
+    #[arg(long, requires = "preference_rule")]
+    every_principle: bool,
+    /// With `--preference-rule tiered`: how far from 0.5 a tier's P(A) must be to decide.
+    #[arg(long, requires = "preference_rule", default_value_t = feedback::DEFAULT_MARGIN)]
+    margin: f64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RuleArg {
+    Single,
+    Tiered,
+}
+
+impl RuleArgs {
+    /// The rule asked for; `default` when none was.
+    pub fn rule(&self, default: RuleArg) -> FeedbackRule {
+        match self.preference_rule.unwrap_or(default) {
+            RuleArg::Single => FeedbackRule::Single,
+            RuleArg::Tiered => FeedbackRule::Tiered {
+                every_principle: self.every_principle,
+                margin: self.margin,
+            },
+        }
+    }
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ModeArg {
+    Cai,
+    InContext,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -112,10 +166,12 @@ pub struct JudgeArgs {
     #[arg(long)]
     constitution: String,
     /// Ask every pair under this principle; else one is picked per pair.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "preference_rule")]
     principle: Option<String>,
     #[arg(long, default_value = "multiple-choice")]
     mode: FeedbackArg,
+    #[command(flatten)]
+    rule: RuleArgs,
     #[command(flatten)]
     model: ModelArgs,
     #[arg(long, default_value_t = 8, value_parser = parallel_arg)]
@@ -226,21 +282,27 @@ pub fn preview(args: PreviewArgs, open_store: &dyn Fn() -> Result<Store>) -> Res
             if let Some(limit) = args.limit {
                 prompts.truncate(limit);
             }
+            let mut config = args.settings.config(&source.constitution, RuleArg::Single);
+            if let Some(id) = &args.principle {
+                config.choice = PrincipleChoice::Pinned(id.clone());
+            }
             let spec = RunSpec {
-                config: preview_config(&args, &source.constitution),
+                config,
                 constitution_ref: stored_reference(&source),
                 constitution: source.constitution,
                 prompts,
+                initial_from: None,
             };
             // Checks the input, then starts the model.
             let id = runs::create(&mut store, &spec, &mut worker)?;
             announce(&mut worker)?;
             eprintln!(
-                "run {id}: {} prompts, {} rounds, {} at a time, seed {}",
+                "run {id}: {} prompts, {} rounds, {} at a time, seed {}, mode {}",
                 spec.prompts.len(),
                 spec.config.rounds,
                 spec.config.parallel,
-                spec.config.seed
+                spec.config.seed,
+                spec.config.mode.as_str()
             );
             id
         }
@@ -259,35 +321,17 @@ pub fn preview(args: PreviewArgs, open_store: &dyn Fn() -> Result<Store>) -> Res
         tracing::warn!(%error, "Ctrl-C will end the run without marking it cancelled");
     }
     let mut progress: Option<ProgressLine> = None;
-    let mut on_event = |event: &RunEvent| match event {
-        RunEvent::Started {
+    let mut on_event = |event: &RunEvent| {
+        if let RunEvent::Started {
             resumed: true,
             model,
             device,
-            progress: at,
             ..
-        } => {
+        } = event
+        {
             eprintln!("model: {model} on {device}");
-            progress = Some(ProgressLine::new(at));
         }
-        RunEvent::Started { progress: at, .. } => progress = Some(ProgressLine::new(at)),
-        RunEvent::Preview {
-            event,
-            progress: at,
-        } => {
-            if let Some(line) = &mut progress {
-                match &**event {
-                    PreviewEvent::Step { .. } => line.step(at),
-                    PreviewEvent::Failed { error, .. } => line.message(&format!("error: {error}")),
-                    _ => {}
-                }
-            }
-        }
-        RunEvent::Finished { .. } => {
-            if let Some(line) = &progress {
-                line.finish();
-            }
-        }
+        show_progress(&mut progress, event);
     };
     let end = match runs::execute(&mut store, run_id, &mut worker, &cancel, &mut on_event) {
         Ok(end) => end,
@@ -346,24 +390,56 @@ fn write_outcomes<'a>(
     Ok(())
 }
 
-fn preview_config(args: &PreviewArgs, constitution: &Constitution) -> PreviewConfig {
-    let defaults = PreviewConfig::for_constitution(constitution);
-    PreviewConfig {
-        rounds: args.rounds.unwrap_or(defaults.rounds),
-        choice: match (&args.principle, args.selection) {
-            (Some(id), _) => PrincipleChoice::Pinned(id.clone()),
-            (None, Some(selection)) => selection.into(),
-            (None, None) => defaults.choice,
-        },
-        seed: args.seed,
-        max_tokens: args.max_tokens,
-        sampling: Sampling {
-            temperature: args.temperature,
-            ..Sampling::default()
-        },
-        feedback: args.feedback.map(FeedbackMode::from),
-        parallel: args.parallel.max(1),
-        context_per_sequence: args.context,
+impl SettingsArgs {
+    /// The run's configuration: these settings over the constitution's defaults, with
+    /// `default_rule` for the preference label unless one was asked for.
+    pub fn config(&self, constitution: &Constitution, default_rule: RuleArg) -> PreviewConfig {
+        let defaults = PreviewConfig::for_constitution(constitution);
+        PreviewConfig {
+            rounds: self.rounds.unwrap_or(defaults.rounds),
+            choice: self
+                .selection
+                .map_or(defaults.choice, PrincipleChoice::from),
+            seed: self.seed,
+            max_tokens: self.max_tokens,
+            sampling: Sampling {
+                temperature: self.temperature,
+                ..Sampling::default()
+            },
+            feedback: self.feedback.map(FeedbackMode::from),
+            feedback_rule: self.rule.rule(default_rule),
+            mode: match self.mode {
+                ModeArg::Cai => PreviewMode::Cai,
+                ModeArg::InContext => PreviewMode::InContext,
+            },
+            parallel: self.parallel.max(1),
+            context_per_sequence: self.context,
+        }
+    }
+}
+
+/// Draws a run's progress line on stderr from its events (`progress` holds the line once the
+/// run started).
+pub fn show_progress(progress: &mut Option<ProgressLine>, event: &RunEvent) {
+    match event {
+        RunEvent::Started { progress: at, .. } => *progress = Some(ProgressLine::new(at)),
+        RunEvent::Preview {
+            event,
+            progress: at,
+        } => {
+            if let Some(line) = progress {
+                match &**event {
+                    PreviewEvent::Step { .. } => line.step(at),
+                    PreviewEvent::Failed { error, .. } => line.message(&format!("error: {error}")),
+                    _ => {}
+                }
+            }
+        }
+        RunEvent::Finished { .. } => {
+            if let Some(line) = progress {
+                line.finish();
+            }
+        }
     }
 }
 
@@ -397,7 +473,7 @@ fn refusal_summary<'a>(outcomes: impl Iterator<Item = &'a PromptOutcome>) -> Str
 }
 
 /// A progress line on stderr: redrawn in place on a terminal, a line per tenth otherwise.
-struct ProgressLine {
+pub struct ProgressLine {
     terminal: bool,
     last_tenth: usize,
 }
@@ -476,6 +552,10 @@ pub fn judge(args: JudgeArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<
         None => constitution.preview.selection.into(),
     };
     Principles::new(&constitution, &choice).with_context(|| source.label.clone())?;
+    let rule = args.rule.rule(RuleArg::Single);
+    if let Err(message) = rule.check() {
+        bail!("{message}");
+    }
     let mut worker = args.model.worker()?;
     announce(&mut worker)?;
     let job = JudgeJob {
@@ -483,6 +563,7 @@ pub fn judge(args: JudgeArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<
         pairs,
         choice,
         mode: FeedbackMode::from(args.mode),
+        rule,
         seed: args.seed,
         parallel: args.parallel,
     };

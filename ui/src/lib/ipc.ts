@@ -74,7 +74,7 @@ export interface Constitution {
   description?: string;
   authors?: string[];
   license?: string | null;
-  preview: { rounds: number; selection: "uniform" | "weighted" };
+  preview: { rounds: number; selection: "uniform" | "weighted"; rationales: boolean };
   tiers: Tier[];
   examples?: Example[];
 }

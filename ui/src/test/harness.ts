@@ -84,7 +84,7 @@ export function sample(): Constitution {
   return {
     format: 1,
     name: "Test constitution",
-    preview: { rounds: 2, selection: "uniform" },
+    preview: { rounds: 2, selection: "uniform", rationales: false },
     tiers: [
       { id: "safety", name: "Safety", principles: [principle("no-harm", "No harm"), principle("honest", "Honest")] },
       { id: "helpfulness", name: "Helpfulness", principles: [principle("helpful", "Helpful")] },
