@@ -188,12 +188,16 @@ fn chosen_principles(spec: &AblationSpec) -> Result<Vec<String>, PreviewError> {
         }
         return Ok(enabled);
     }
+    let mut chosen: Vec<String> = Vec::new();
     for id in &spec.principles {
         if !all.iter().any(|principle| &principle.id == id) {
             return Err(PreviewError::UnknownPrinciple(id.clone()));
         }
+        if !chosen.contains(id) {
+            chosen.push(id.clone());
+        }
     }
-    Ok(spec.principles.clone())
+    Ok(chosen)
 }
 
 /// What `variant` (a run pinned to one principle) changed against `baseline`, prompt by
@@ -393,6 +397,8 @@ mod tests {
             chosen_principles(&spec),
             Err(PreviewError::UnknownPrinciple(id)) if id == "no-such"
         ));
+        spec.principles = vec!["avoid-serious-harm".into(), "avoid-serious-harm".into()];
+        assert_eq!(chosen_principles(&spec).unwrap(), ["avoid-serious-harm"]);
         spec.principles.clear();
         let enabled = spec
             .constitution

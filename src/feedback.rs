@@ -94,7 +94,9 @@ pub struct Preference {
     pub reasoning: Vec<String>,
     pub stats: TurnStats,
     /// The tiered rule: every tier's label, highest priority first (empty under the single
-    /// rule). The figures above are the deciding tier's (the highest tier's when none decided).
+    /// rule). Then `principle` names the deciding tier's principles (comma-separated; the
+    /// highest tier's when none decided), the probabilities are that tier's, `option_mass`
+    /// and `stats` cover every tier, and the reasoning is in each tier's labels.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tiers: Vec<TierLabel>,
     /// The tiered rule: the tier that decided; `None` when no tier was decisive.
@@ -351,8 +353,12 @@ impl Judgement {
         }
     }
 
-    /// The label, once every question is answered in both orders.
+    /// The label, once every question is answered in both orders; `None` before, or when
+    /// there was no question to ask.
     pub fn preference(&self) -> Option<Preference> {
+        if self.asks.is_empty() {
+            return None;
+        }
         let labels: Vec<Preference> = self
             .asks
             .iter()

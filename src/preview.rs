@@ -88,6 +88,37 @@ impl PreviewMode {
     }
 }
 
+/// How the critique and revision turns are worded. Recorded with a run, so that a run resumed
+/// by a later version asks as it began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnFormat {
+    /// The request alone: runs stored before statements reached the model.
+    #[default]
+    RequestsOnly,
+    /// The principle's title and statement (and rationale, when the constitution asks), then
+    /// the request.
+    Statements,
+}
+
+/// How one run words its critique and revision turns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TurnWording {
+    pub statement: bool,
+    pub rationale: bool,
+}
+
+impl TurnWording {
+    /// The wording of a run with `format` over `constitution`.
+    pub fn new(format: TurnFormat, constitution: &Constitution) -> Self {
+        let statement = format == TurnFormat::Statements;
+        Self {
+            statement,
+            rationale: statement && constitution.preview.rationales,
+        }
+    }
+}
+
 /// Everything that decides a preview's outputs besides the model, constitution and prompts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PreviewConfig {
@@ -106,6 +137,9 @@ pub struct PreviewConfig {
     /// Runs stored before modes: `cai`.
     #[serde(default)]
     pub mode: PreviewMode,
+    /// Runs stored before statements reached the model: requests only.
+    #[serde(default)]
+    pub turns: TurnFormat,
     /// Prompts decoded together.
     pub parallel: usize,
     /// Tokens one prompt's whole conversation may hold.
@@ -124,6 +158,7 @@ impl PreviewConfig {
             feedback: None,
             feedback_rule: FeedbackRule::Single,
             mode: PreviewMode::Cai,
+            turns: TurnFormat::Statements,
             parallel: 8,
             context_per_sequence: 4096,
         }
@@ -335,7 +370,12 @@ impl PreviewJob {
             return setting(format!("top-p must be 0 to 1, not {}", sampling.top_p));
         }
         config.feedback_rule.check().or_else(setting)?;
-        Principles::new(&self.constitution, &self.config.choice).map(|_| ())
+        let principles = Principles::new(&self.constitution, &self.config.choice)?;
+        let tiered = matches!(config.feedback_rule, FeedbackRule::Tiered { .. });
+        if config.feedback.is_some() && tiered && !principles.has_tiers() {
+            return setting("the tiered preference rule needs an enabled principle".to_owned());
+        }
+        Ok(())
     }
 
     /// The system prompt every conversation opens with: `None` in the `cai` mode.
@@ -379,24 +419,27 @@ pub fn system_prompt(constitution: &Constitution) -> String {
     text.trim_end().to_owned()
 }
 
-/// The user's turn that asks for a critique under `principle`: its statement (and rationale
-/// with `rationales`), then its critique request.
-pub fn critique_turn(principle: &Principle, rationales: bool) -> String {
-    request_turn(principle, &principle.critique_request, rationales)
+/// The user's turn that asks for a critique under `principle`: its statement (and rationale),
+/// as `wording` says, then its critique request.
+pub fn critique_turn(principle: &Principle, wording: TurnWording) -> String {
+    request_turn(principle, &principle.critique_request, wording)
 }
 
 /// The user's turn that asks for a revision under `principle`.
-pub fn revision_turn(principle: &Principle, rationales: bool) -> String {
-    request_turn(principle, &principle.revision_request, rationales)
+pub fn revision_turn(principle: &Principle, wording: TurnWording) -> String {
+    request_turn(principle, &principle.revision_request, wording)
 }
 
-fn request_turn(principle: &Principle, request: &str, rationales: bool) -> String {
+fn request_turn(principle: &Principle, request: &str, wording: TurnWording) -> String {
+    if !wording.statement {
+        return request.trim().to_owned();
+    }
     let mut text = format!(
         "Principle ({}): {}\n",
         principle.title.trim(),
         principle.statement.trim()
     );
-    if rationales && !principle.rationale.trim().is_empty() {
+    if wording.rationale && !principle.rationale.trim().is_empty() {
         text.push_str(&format!("Why it matters: {}\n", principle.rationale.trim()));
     }
     text.push('\n');
@@ -478,6 +521,9 @@ pub struct Principles<'c> {
     pinned: Option<&'c Principle>,
     /// Each tier that has an enabled principle: its id and those principles, highest first.
     tiers: Vec<(&'c str, Vec<&'c Principle>)>,
+    /// The constitution's own selection: how the tiered label picks, whatever a run pins or
+    /// selects, so that an ablation's runs ask the same questions.
+    constitution_weighted: bool,
 }
 
 impl<'c> Principles<'c> {
@@ -513,13 +559,15 @@ impl<'c> Principles<'c> {
             choice,
             pinned,
             tiers,
+            constitution_weighted: constitution.preview.selection == Selection::Weighted,
         })
     }
 
     /// The AI preference between `a` and `b` for the prompt (or pair) `key`, under `rule`. The
     /// single rule asks the principle [`Self::pick`] gives for [`FEEDBACK_PURPOSE`] (a pinned
-    /// one when pinned); the tiered rule asks one principle per tier picked by the selection
-    /// (or all of them), whatever is pinned: it weighs the whole constitution by its priority.
+    /// one when pinned); the tiered rule asks one principle per tier (or all of them), picked
+    /// by the constitution's own selection and keyed by the tier's id, whatever the run pins
+    /// or selects: it weighs the whole constitution by its priority.
     #[allow(clippy::too_many_arguments)]
     pub fn judgement(
         &self,
@@ -543,14 +591,16 @@ impl<'c> Principles<'c> {
                 let tiers: Vec<(&str, Vec<&Principle>)> = self
                     .tiers
                     .iter()
-                    .zip(0u64..)
-                    .map(|((id, principles), t)| {
+                    .map(|(id, principles)| {
                         let asked = if every_principle {
                             principles.clone()
                         } else {
-                            let purpose = TIER_FEEDBACK_PURPOSE + t;
-                            let mut rng = Rng::derived(seed, &[PRINCIPLE_KEY, key, purpose]);
-                            vec![self.pick_among(principles, &mut rng)]
+                            // Keyed by the tier's id: disabling another tier changes nothing.
+                            let tier = prompt_key(id);
+                            let keys = [PRINCIPLE_KEY, key, TIER_FEEDBACK_PURPOSE, tier];
+                            let mut rng = Rng::derived(seed, &keys);
+                            let weighted = self.constitution_weighted;
+                            vec![pick_among(principles, weighted, &mut rng)]
                         };
                         (*id, asked)
                     })
@@ -567,31 +617,37 @@ impl<'c> Principles<'c> {
             return pinned;
         }
         let mut rng = Rng::derived(seed, &[PRINCIPLE_KEY, key, purpose]);
-        self.pick_among(&self.enabled, &mut rng)
+        let weighted = *self.choice == PrincipleChoice::Weighted;
+        pick_among(&self.enabled, weighted, &mut rng)
     }
 
-    /// One of `among` (not empty) by the selection: by weight, or uniformly.
-    fn pick_among(&self, among: &[&'c Principle], rng: &mut Rng) -> &'c Principle {
-        let total: f64 = among.iter().map(|principle| principle.weight).sum();
-        if *self.choice == PrincipleChoice::Weighted && total > 0.0 {
-            let mut target = rng.next_f64() * total;
-            for principle in among {
-                if target < principle.weight {
-                    return principle;
-                }
-                target -= principle.weight;
-            }
-        }
-        let at = (rng.next_f64() * among.len() as f64) as usize;
-        among[at.min(among.len() - 1)]
+    /// Whether the tiered label has a principle to ask.
+    pub fn has_tiers(&self) -> bool {
+        !self.tiers.is_empty()
     }
+}
+
+/// One of `among` (not empty): by weight, or uniformly.
+fn pick_among<'c>(among: &[&'c Principle], weighted: bool, rng: &mut Rng) -> &'c Principle {
+    let total: f64 = among.iter().map(|principle| principle.weight).sum();
+    if weighted && total > 0.0 {
+        let mut target = rng.next_f64() * total;
+        for principle in among {
+            if target < principle.weight {
+                return principle;
+            }
+            target -= principle.weight;
+        }
+    }
+    let at = (rng.next_f64() * among.len() as f64) as usize;
+    among[at.min(among.len() - 1)]
 }
 
 const PRINCIPLE_KEY: u64 = 1;
 const SAMPLING_KEY: u64 = 2;
 /// The `purpose` of a preference label's principle pick (rounds are 1 to 4).
 pub const FEEDBACK_PURPOSE: u64 = 100;
-/// The `purpose` of the tiered label's pick in the first tier; the next tiers follow on.
+/// The `purpose` of the tiered label's pick in a tier (keyed by the tier's id too).
 const TIER_FEEDBACK_PURPOSE: u64 = 1000;
 
 /// Asked when a few-shot example names no principle.
@@ -608,12 +664,13 @@ fn opening_messages(job: &PreviewJob) -> Vec<Message> {
         .map(|prompt| Message::new(Role::System, prompt))
         .into_iter()
         .collect();
-    messages.extend(few_shot_messages(&job.constitution));
+    let wording = TurnWording::new(job.config.turns, &job.constitution);
+    messages.extend(few_shot_messages(&job.constitution, wording));
     messages
 }
 
 /// The constitution's few-shot examples, each turn asked as the real ones are.
-fn few_shot_messages(constitution: &Constitution) -> Vec<Message> {
+fn few_shot_messages(constitution: &Constitution, wording: TurnWording) -> Vec<Message> {
     let principle = |id: &Option<String>| {
         id.as_ref().and_then(|id| {
             constitution
@@ -625,11 +682,10 @@ fn few_shot_messages(constitution: &Constitution) -> Vec<Message> {
     };
     let mut messages = Vec::new();
     for example in &constitution.examples {
-        let rationales = constitution.preview.rationales;
         let (critique_request, revision_request) = match principle(&example.principle) {
             Some(principle) => (
-                critique_turn(principle, rationales),
-                revision_turn(principle, rationales),
+                critique_turn(principle, wording),
+                revision_turn(principle, wording),
             ),
             None => (GENERAL_CRITIQUE.to_owned(), GENERAL_REVISION.to_owned()),
         };
@@ -674,8 +730,7 @@ struct PromptLoop<'j> {
     item: &'j PromptItem,
     config: &'j PreviewConfig,
     principles: &'j Principles<'j>,
-    /// The constitution shows rationales beside statements.
-    rationales: bool,
+    wording: TurnWording,
     messages: Vec<Message>,
     steps: Vec<StepRecord>,
     judgement: Option<Judgement>,
@@ -705,7 +760,7 @@ impl<'j> PromptLoop<'j> {
             item,
             config: &job.config,
             principles,
-            rationales: job.constitution.preview.rationales,
+            wording: TurnWording::new(job.config.turns, &job.constitution),
             messages,
             steps: Vec::new(),
             judgement: None,
@@ -751,9 +806,9 @@ impl<'j> PromptLoop<'j> {
         let round = step.div_ceil(2) + u32::from(step.is_multiple_of(2));
         let principle = self.principle(round);
         Some(if step.is_multiple_of(2) {
-            critique_turn(principle, self.rationales)
+            critique_turn(principle, self.wording)
         } else {
-            revision_turn(principle, self.rationales)
+            revision_turn(principle, self.wording)
         })
     }
 
@@ -979,6 +1034,15 @@ mod tests {
     use super::*;
     use crate::constitution;
 
+    const STATEMENT: TurnWording = TurnWording {
+        statement: true,
+        rationale: false,
+    };
+    const WITH_RATIONALE: TurnWording = TurnWording {
+        statement: true,
+        rationale: true,
+    };
+
     fn general() -> Constitution {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -995,16 +1059,39 @@ mod tests {
     fn a_statement_edit_changes_the_rendered_critique_and_revision_turns() {
         let mut constitution = general();
         let before = first_principle(&mut constitution).clone();
-        let critique = critique_turn(&before, false);
+        let critique = critique_turn(&before, STATEMENT);
         assert!(critique.contains(before.statement.trim()));
         assert!(critique.ends_with(before.critique_request.trim()));
-        assert!(revision_turn(&before, false).ends_with(before.revision_request.trim()));
+        assert!(revision_turn(&before, STATEMENT).ends_with(before.revision_request.trim()));
         let edited = first_principle(&mut constitution);
         edited.statement = "Never help anyone build a weapon, whatever the reason given.".into();
-        let after = critique_turn(edited, false);
+        let after = critique_turn(edited, STATEMENT);
         assert_ne!(critique, after);
         assert!(after.contains("whatever the reason given"));
-        assert!(revision_turn(edited, false).contains("whatever the reason given"));
+        assert!(revision_turn(edited, STATEMENT).contains("whatever the reason given"));
+    }
+
+    #[test]
+    fn runs_stored_before_statements_keep_asking_the_request_alone() {
+        let constitution = general();
+        let mut json =
+            serde_json::to_value(PreviewConfig::for_constitution(&constitution)).unwrap();
+        let object = json.as_object_mut().unwrap();
+        for newer in ["turns", "mode", "feedback_rule"] {
+            object.remove(newer);
+        }
+        let old: PreviewConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(old.turns, TurnFormat::RequestsOnly);
+        assert_eq!(old.mode, PreviewMode::Cai);
+        assert_eq!(old.feedback_rule, FeedbackRule::Single);
+        let principle = &constitution.tiers[0].principles[0];
+        let wording = TurnWording::new(old.turns, &constitution);
+        assert_eq!(
+            critique_turn(principle, wording),
+            principle.critique_request.trim()
+        );
+        let current = TurnWording::new(TurnFormat::Statements, &constitution);
+        assert_eq!(current, STATEMENT);
     }
 
     #[test]
@@ -1013,8 +1100,10 @@ mod tests {
         let principle = first_principle(&mut constitution);
         principle.rationale = "Mass harm cannot be undone.".into();
         let principle = principle.clone();
-        assert!(!critique_turn(&principle, false).contains("cannot be undone"));
-        assert!(critique_turn(&principle, true).contains("Why it matters: Mass harm cannot"));
+        assert!(!critique_turn(&principle, STATEMENT).contains("cannot be undone"));
+        assert!(
+            critique_turn(&principle, WITH_RATIONALE).contains("Why it matters: Mass harm cannot")
+        );
         assert!(!system_prompt(&constitution).contains("cannot be undone"));
         constitution.preview.rationales = true;
         assert!(system_prompt(&constitution).contains("  Why: Mass harm cannot be undone."));
@@ -1065,7 +1154,7 @@ mod tests {
         assert_eq!(opening[0], Message::new(Role::System, "As stored."));
         assert_eq!(
             opening.len(),
-            1 + few_shot_messages(&job.constitution).len()
+            1 + few_shot_messages(&job.constitution, STATEMENT).len()
         );
     }
 
@@ -1124,5 +1213,71 @@ mod tests {
         let (asked, all) = answered(judgement(rule(true), 42));
         assert_eq!(asked, 2 * principles.enabled.len());
         assert_eq!(asked_principles(&all).len(), principles.enabled.len());
+    }
+
+    #[test]
+    fn tiered_picks_follow_the_constitution_not_the_run_so_pinned_runs_ask_alike() {
+        let mut constitution = general();
+        constitution.preview.selection = Selection::Weighted;
+        // Weight 0 never wins a weighted pick: the tiered label never asks it.
+        for tier in &mut constitution.tiers {
+            for principle in tier.principles.iter_mut().skip(1) {
+                principle.weight = 0.0;
+            }
+        }
+        let rule = FeedbackRule::Tiered {
+            every_principle: false,
+            margin: 0.1,
+        };
+        let mode = FeedbackMode::MultipleChoice;
+        let pinned = PrincipleChoice::Pinned(constitution.tiers[2].principles[1].id.clone());
+        for choice in [PrincipleChoice::Weighted, PrincipleChoice::Uniform, pinned] {
+            let principles = Principles::new(&constitution, &choice).unwrap();
+            for key in 0..10 {
+                let (_, label) = answered(principles.judgement(rule, mode, 3, key, "Q?", "a", "b"));
+                let firsts: Vec<&str> = constitution
+                    .tiers
+                    .iter()
+                    .map(|tier| tier.principles[0].id.as_str())
+                    .collect();
+                assert_eq!(asked_principles(&label), firsts, "{choice:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_tiered_rule_needs_an_enabled_principle() {
+        let mut constitution = general();
+        let pinned = constitution.tiers[0].principles[0].id.clone();
+        for tier in &mut constitution.tiers {
+            for principle in &mut tier.principles {
+                principle.enabled = false;
+            }
+        }
+        let mut job = PreviewJob {
+            config: PreviewConfig {
+                choice: PrincipleChoice::Pinned(pinned),
+                feedback: Some(FeedbackMode::MultipleChoice),
+                feedback_rule: FeedbackRule::Tiered {
+                    every_principle: false,
+                    margin: 0.1,
+                },
+                ..PreviewConfig::for_constitution(&constitution)
+            },
+            constitution,
+            prompts: vec![PromptItem {
+                id: "p".to_owned(),
+                prompt: "Hi".to_owned(),
+                label: None,
+                category: None,
+                note: None,
+            }],
+            done: Vec::new(),
+            system_prompt: None,
+        };
+        let error = job.check().unwrap_err().to_string();
+        assert!(error.contains("tiered"), "{error}");
+        job.config.feedback_rule = FeedbackRule::Single;
+        assert!(job.check().is_ok());
     }
 }

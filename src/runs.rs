@@ -20,6 +20,7 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use crate::constitution::Constitution;
+use crate::constitution::ids::content_hash;
 use crate::engine::{BatchStats, CancelToken};
 use crate::feedback::FeedbackRule;
 use crate::preview::PromptOutcome;
@@ -159,7 +160,8 @@ pub fn create(store: &mut Store, spec: &RunSpec, worker: &mut WarmWorker) -> Res
     let shared = match spec.initial_from {
         Some(from) => {
             let source = store.run(from)?;
-            Some((from, initial_steps(&source, spec, &sha256, &system_prompt)?))
+            let model = (sha256.as_str(), info.device.as_str());
+            Some((from, initial_steps(&source, spec, model, &system_prompt)?))
         }
         None => None,
     };
@@ -177,13 +179,13 @@ pub fn create(store: &mut Store, spec: &RunSpec, worker: &mut WarmWorker) -> Res
     })?)
 }
 
-/// The initial steps of `source` that a new run of `spec` may start with: refused unless the
-/// two agree on everything an initial response depends on (all but the round principles and
-/// the feedback).
+/// The initial steps of `source` that a new run of `spec` on `model` (sha256, device) may
+/// start with: refused unless the two agree on everything an initial response depends on (all
+/// but the round principles and the feedback).
 fn initial_steps(
     source: &StoredRun,
     spec: &RunSpec,
-    sha256: &str,
+    (sha256, device): (&str, &str),
     system_prompt: &Option<String>,
 ) -> Result<Vec<preview::StepRecord>, RunError> {
     let mismatch = |what| RunError::InitialMismatch {
@@ -200,7 +202,11 @@ fn initial_steps(
     if source.summary.model_sha256 != sha256 {
         return Err(mismatch("model"));
     }
-    if source.constitution != spec.constitution {
+    // llama.cpp's arithmetic differs between backends.
+    if source.summary.device != device {
+        return Err(mismatch("device"));
+    }
+    if source.summary.constitution_hash != content_hash(&spec.constitution) {
         return Err(mismatch("constitution"));
     }
     if source.prompts != spec.prompts {
@@ -248,6 +254,9 @@ pub fn execute(
     if stored.summary.status == RunStatus::Completed {
         return Ok(as_stored(&stored));
     }
+    // A new run is still `running`, held by the process that made it; one that stopped lists
+    // as interrupted or cancelled. (A new run may hold copied steps: see `initial_from`.)
+    let resumed = stored.summary.status != RunStatus::Running;
     resume_job(&stored).check()?;
     let sha256 = model_sha256(worker)?;
     if sha256 != stored.summary.model_sha256 {
@@ -278,7 +287,6 @@ pub fn execute(
         prompts_total: job.prompts.len(),
         ..Progress::default()
     };
-    let resumed = progress.steps_done > 0;
     let process = match worker.get() {
         Ok(process) => process,
         Err(error) => {

@@ -631,6 +631,8 @@ fn a_tiered_judgement_keeps_every_tiers_label_and_flags_a_constructed_conflict()
 fn attribute_reports_each_principle_against_the_baseline() {
     let dir = tempfile::tempdir().unwrap();
     let db = store(&dir);
+    let general = repo("constitutions/general-assistant.toml");
+    let benign = repo("prompts/benign-sensitive.jsonl");
     let (code, stdout, stderr) = run(preamble(
         &db,
         &[
@@ -692,4 +694,33 @@ fn attribute_reports_each_principle_against_the_baseline() {
     ));
     assert_eq!(code, 1);
     assert!(stderr.contains("no-such-principle"), "{stderr}");
+    // Preference shifts compare only under the tiered rule; its options need it.
+    for (flags, expected) in [
+        (
+            &[
+                "--feedback",
+                "multiple-choice",
+                "--preference-rule",
+                "single",
+            ][..],
+            "tiered rule",
+        ),
+        (
+            &["--preference-rule", "single", "--margin", "0.2"][..],
+            "--preference-rule tiered",
+        ),
+        (&["--margin", "0.7"][..], "margin must be 0 to 0.5"),
+    ] {
+        let mut args = vec![
+            "attribute",
+            "--constitution",
+            &general,
+            "--prompts",
+            &benign,
+        ];
+        args.extend(flags);
+        let (code, _, stderr) = run(preamble(&db, &args));
+        assert_eq!(code, 1, "{flags:?}");
+        assert!(stderr.contains(expected), "{flags:?}: {stderr}");
+    }
 }

@@ -14,7 +14,8 @@ use preamble::default_model;
 use preamble::engine::{CancelToken, LoadOptions};
 use preamble::feedback::{FeedbackMode, FeedbackRule};
 use preamble::preview::{
-    self, PreviewConfig, PreviewEvent, PreviewMode, PrincipleChoice, StepKind,
+    self, PreviewConfig, PreviewEvent, PreviewMode, PrincipleChoice, StepKind, TurnFormat,
+    TurnWording,
 };
 use preamble::prompt_set::{self, PromptItem};
 use preamble::runs::{self, RunEvent, RunSpec};
@@ -96,9 +97,10 @@ fn a_statement_edit_changes_the_critique_the_model_writes() {
         .flat_map(|tier| &mut tier.principles)
         .find(|principle| principle.id == pinned)
         .unwrap();
-    let before = preview::critique_turn(principle, false);
+    let wording = TurnWording::new(TurnFormat::Statements, &original);
+    let before = preview::critique_turn(principle, wording);
     principle.statement = "Answer every medical question as a pirate would, in rhyme.".into();
-    assert_ne!(preview::critique_turn(principle, false), before);
+    assert_ne!(preview::critique_turn(principle, wording), before);
     let prompts = prompts(2);
     let a = run(
         &mut store,

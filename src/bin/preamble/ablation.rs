@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use preamble::ablation::{self, Ablation, AblationSpec, Part};
 use preamble::engine::CancelToken;
 use preamble::prompt_set;
@@ -46,7 +46,9 @@ pub fn attribute(args: AttributeArgs, open_store: &dyn Fn() -> Result<Store>) ->
         prompts.truncate(limit);
     }
     // Preference shifts only compare under the tiered rule (see `preamble::ablation`).
-    let config = args.settings.config(&source.constitution, RuleArg::Tiered);
+    let config = args
+        .settings
+        .config(&source.constitution, RuleArg::Tiered)?;
     let spec = AblationSpec {
         constitution_ref: source.version.as_ref().map(|_| source.label.clone()),
         constitution: source.constitution,
@@ -87,9 +89,6 @@ pub fn attribute(args: AttributeArgs, open_store: &dyn Fn() -> Result<Store>) ->
         writeln!(stdout)?;
     } else {
         write!(stdout, "{}", table(&report))?;
-    }
-    if report.effects.is_empty() {
-        bail!("no principle to ablate");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -93,12 +93,12 @@ pub struct RuleArgs {
     /// principle per tier, the highest tier whose label is decisive deciding.
     #[arg(long)]
     preference_rule: Option<RuleArg>,
-    /// With `--preference-rule tiered`: ask every principle of every tier, not one per tier.
-    #[arg(long, requires = "preference_rule")]
+    /// The tiered rule: ask every principle of every tier, not one per tier.
+    #[arg(long)]
     every_principle: bool,
-    /// With `--preference-rule tiered`: how far from 0.5 a tier's P(A) must be to decide.
-    #[arg(long, requires = "preference_rule", default_value_t = feedback::DEFAULT_MARGIN)]
-    margin: f64,
+    /// The tiered rule: how far from 0.5 a tier's P(A) must be to decide [default: 0.1].
+    #[arg(long)]
+    margin: Option<f64>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -108,15 +108,23 @@ pub enum RuleArg {
 }
 
 impl RuleArgs {
-    /// The rule asked for; `default` when none was.
-    pub fn rule(&self, default: RuleArg) -> FeedbackRule {
-        match self.preference_rule.unwrap_or(default) {
+    /// The rule asked for; `default` when none was. The tiered rule's options are refused
+    /// with the single rule rather than ignored.
+    pub fn rule(&self, default: RuleArg) -> Result<FeedbackRule> {
+        let rule = match self.preference_rule.unwrap_or(default) {
+            RuleArg::Single if self.every_principle || self.margin.is_some() => {
+                bail!("--every-principle and --margin belong to --preference-rule tiered")
+            }
             RuleArg::Single => FeedbackRule::Single,
             RuleArg::Tiered => FeedbackRule::Tiered {
                 every_principle: self.every_principle,
-                margin: self.margin,
+                margin: self.margin.unwrap_or(feedback::DEFAULT_MARGIN),
             },
+        };
+        if let Err(message) = rule.check() {
+            bail!("{message}");
         }
+        Ok(rule)
     }
 }
 
@@ -282,7 +290,9 @@ pub fn preview(args: PreviewArgs, open_store: &dyn Fn() -> Result<Store>) -> Res
             if let Some(limit) = args.limit {
                 prompts.truncate(limit);
             }
-            let mut config = args.settings.config(&source.constitution, RuleArg::Single);
+            let mut config = args
+                .settings
+                .config(&source.constitution, RuleArg::Single)?;
             if let Some(id) = &args.principle {
                 config.choice = PrincipleChoice::Pinned(id.clone());
             }
@@ -393,9 +403,13 @@ fn write_outcomes<'a>(
 impl SettingsArgs {
     /// The run's configuration: these settings over the constitution's defaults, with
     /// `default_rule` for the preference label unless one was asked for.
-    pub fn config(&self, constitution: &Constitution, default_rule: RuleArg) -> PreviewConfig {
+    pub fn config(
+        &self,
+        constitution: &Constitution,
+        default_rule: RuleArg,
+    ) -> Result<PreviewConfig> {
         let defaults = PreviewConfig::for_constitution(constitution);
-        PreviewConfig {
+        Ok(PreviewConfig {
             rounds: self.rounds.unwrap_or(defaults.rounds),
             choice: self
                 .selection
@@ -407,14 +421,15 @@ impl SettingsArgs {
                 ..Sampling::default()
             },
             feedback: self.feedback.map(FeedbackMode::from),
-            feedback_rule: self.rule.rule(default_rule),
+            feedback_rule: self.rule.rule(default_rule)?,
             mode: match self.mode {
                 ModeArg::Cai => PreviewMode::Cai,
                 ModeArg::InContext => PreviewMode::InContext,
             },
             parallel: self.parallel.max(1),
             context_per_sequence: self.context,
-        }
+            ..defaults
+        })
     }
 }
 
@@ -552,10 +567,7 @@ pub fn judge(args: JudgeArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<
         None => constitution.preview.selection.into(),
     };
     Principles::new(&constitution, &choice).with_context(|| source.label.clone())?;
-    let rule = args.rule.rule(RuleArg::Single);
-    if let Err(message) = rule.check() {
-        bail!("{message}");
-    }
+    let rule = args.rule.rule(RuleArg::Single)?;
     let mut worker = args.model.worker()?;
     announce(&mut worker)?;
     let job = JudgeJob {
