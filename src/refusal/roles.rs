@@ -1,0 +1,222 @@
+//! Clause roles: which part a clause plays in the response (refusal, filler, pivot, empathy,
+//! referral, hedge, justification or content).
+
+use super::*;
+
+pub(super) fn clause_role(
+    clause: &Clause,
+    first: bool,
+    yes_no_prompt: bool,
+    after_refusal: bool,
+) -> Role {
+    let tokens = &clause.tokens;
+    if let Some(phrase) = refusal_phrase(tokens) {
+        return Role::Refusal(phrase);
+    }
+    if first
+        && !yes_no_prompt
+        && clause.quote_words == 0
+        && let Some(bare) = BARE_REFUSALS.iter().find(|b| tokens.is(b))
+    {
+        return Role::Refusal((*bare).to_owned());
+    }
+    let content_signals =
+        clause.has_digits || clause.list_item || clause.code_spans > 0 || clause.quote_words > 0;
+    if tokens.any(Lex::Filler) && clause.words <= 16 {
+        return Role::Filler;
+    }
+    // A pivot opens its clause ("What I can say is …", "In general, …"); deeper in, the same
+    // words are usually something else ("it doesn't change what I can help with").
+    if tokens.near_start(Lex::Pivot, 2) {
+        return Role::Pivot;
+    }
+    if clause.words <= 25
+        && !content_signals
+        && (EMPATHY_OPENINGS.iter().any(|o| tokens.starts_with(o)) || tokens.any(Lex::EmpathyWord))
+    {
+        return Role::Empathy;
+    }
+    if tokens.any(Lex::Crisis) {
+        return Role::Referral;
+    }
+    if tokens.any(Lex::Target)
+        && (tokens.any(Lex::ReferralVerb)
+            || CONDITIONAL_OPENINGS.iter().any(|o| tokens.starts_with(o)))
+    {
+        return Role::Referral;
+    }
+    if clause.words <= 15 && tokens.any(Lex::Hedge) {
+        return Role::Hedge;
+    }
+    // After a refusal, a short clause with legal or ethical wording explains it. Before one,
+    // partial refusals often open with real content that mentions risks, so only a clause
+    // dense in such wording ("X is illegal and a breach of trust, so …") counts.
+    let moral_hits = tokens.distinct(Lex::Moral);
+    let moralising = if after_refusal {
+        clause.words <= 25 || moral_hits * 12 >= clause.words
+    } else {
+        moral_hits * 8 >= clause.words
+    };
+    if moral_hits > 0 && !content_signals && moralising {
+        return Role::Justification;
+    }
+    Role::Content
+}
+
+/// The refusal phrase in a clause, if any.
+pub(super) fn refusal_phrase(tokens: &Tokens) -> Option<String> {
+    if let Some(phrase) = tokens.first(Lex::FixedRefusal) {
+        return Some(phrase.to_owned());
+    }
+    if let Some(phrase) = tokens.first(Lex::ForeignRefusal) {
+        return Some(phrase.to_owned());
+    }
+    let words: Vec<&str> = tokens.words.iter().map(String::as_str).collect();
+    for head in tokens.of(Lex::Negation) {
+        if let Some(verb) = verb_after(&words[head.end..], head.phrase, TASK_VERBS) {
+            return Some(format!("{} {verb}", head.phrase).trim_end().to_owned());
+        }
+    }
+    for head in tokens.of(Lex::Dont) {
+        let rest = &words[head.end..];
+        if rest.starts_with(&["feel", "comfortable"]) {
+            return Some(format!("{} feel comfortable", head.phrase));
+        }
+        if let Some(verb) = verb_after(rest, head.phrase, DONT_VERBS) {
+            return Some(format!("{} {verb}", head.phrase));
+        }
+    }
+    // "I'm not a financial advisor and can't tell you …": the subject comes earlier.
+    let subject = words
+        .iter()
+        .position(|w| matches!(*w, "i" | "i'm" | "i've" | "i'd"))?;
+    for head in tokens.of(Lex::Elided).filter(|m| m.at > subject) {
+        if let Some(verb) = verb_after(&words[head.end..], head.phrase, TASK_VERBS) {
+            return Some(format!("I … {} {verb}", head.phrase).trim_end().to_owned());
+        }
+    }
+    None
+}
+
+/// The verb that follows a negation `head`, given the words after it: the first word after
+/// at most four [`SKIPPABLE`] ones, when it is in `verbs` and not part of an idiom; or `""`
+/// when the negation ends the clause ("…, which I won't.").
+pub(super) fn verb_after<'a>(rest: &[&'a str], head: &str, verbs: &[&str]) -> Option<&'a str> {
+    let mut skipped = 0;
+    for (k, word) in rest.iter().enumerate() {
+        if verbs.contains(word) {
+            if is_idiom(word, &rest[k + 1..]) {
+                return None;
+            }
+            return Some(word);
+        }
+        if SKIPPABLE.contains(word) && skipped < 4 {
+            skipped += 1;
+            continue;
+        }
+        return None;
+    }
+    let dangling = rest.is_empty() && !head.split(' ').any(|w| w == "unable" || w == "to");
+    dangling.then_some("")
+}
+
+/// Whether a negated verb is an idiom rather than a refusal: "I can't help but smile",
+/// "I can't help thinking", "I can't recommend it enough", "I can't say for sure".
+pub(super) fn is_idiom(verb: &str, after: &[&str]) -> bool {
+    let next = after.first().copied().unwrap_or("");
+    (verb == "help" && (next == "but" || (next.len() > 4 && next.ends_with("ing"))))
+        || (verb == "make"
+            && next == "it"
+            && matches!(
+                after.get(1).copied().unwrap_or(""),
+                "" | "on"
+                    | "to"
+                    | "in"
+                    | "at"
+                    | "this"
+                    | "that"
+                    | "tonight"
+                    | "tomorrow"
+                    | "today"
+                    | "next"
+                    | "back"
+                    | "home"
+                    | "there"
+                    | "after"
+                    | "before"
+            ))
+        || after.iter().take(4).any(|w| *w == "enough")
+        || (verb == "say"
+            && matches!(
+                (next, after.get(1).copied().unwrap_or("")),
+                ("for", "sure" | "certain") | ("with", "certainty")
+            ))
+}
+
+/// Whether the prompt is a yes/no question, so that a bare "No." answers it.
+pub(super) fn is_yes_no_question(prompt: &Tokens) -> bool {
+    const OPENINGS: &[&str] = &[
+        "is",
+        "are",
+        "can",
+        "could",
+        "do",
+        "does",
+        "did",
+        "should",
+        "would",
+        "will",
+        "was",
+        "were",
+        "has",
+        "have",
+        "may",
+        "am",
+        "isn't",
+        "aren't",
+        "won't",
+        "shouldn't",
+    ];
+    OPENINGS.iter().any(|o| prompt.starts_with(o))
+}
+
+/// Whether the prompt asks for text that itself declines or apologises (an email turning down
+/// an offer, a polite "no").
+pub(super) fn asks_for_declining_text(prompt: &Tokens) -> bool {
+    prompt.any(Lex::Write) && prompt.any(Lex::Decline)
+}
+
+/// Words of a prompt that asks for a text.
+pub(super) const WRITE_WORDS: &[&str] = &[
+    "write",
+    "draft",
+    "compose",
+    "translate",
+    "phrase",
+    "word",
+    "reply",
+    "respond",
+    "say",
+    "email",
+    "message",
+    "letter",
+    "text",
+];
+
+/// Words of a prompt that asks for a declining text.
+pub(super) const DECLINE_WORDS: &[&str] = &[
+    "declining",
+    "decline",
+    "turn down",
+    "turning down",
+    "say no",
+    "saying no",
+    "refuse",
+    "refusing",
+    "reject",
+    "rejecting",
+    "rejection",
+    "apology",
+    "apologise",
+    "apologize",
+];
