@@ -104,7 +104,10 @@ pub(super) fn refusal_phrase(tokens: &Tokens) -> Option<String> {
 pub(super) fn verb_after<'a>(rest: &[&'a str], head: &str, verbs: &[&str]) -> Option<&'a str> {
     let mut skipped = 0;
     for (k, word) in rest.iter().enumerate() {
-        if verbs.contains(word) {
+        // "I won't be providing", "I'm not going to be writing": the -ing form after "be".
+        let progressive =
+            k > 0 && rest[k - 1] == "be" && ing_stems(word).any(|s| verbs.contains(&s.as_str()));
+        if verbs.contains(word) || progressive {
             if is_idiom(word, &rest[k + 1..]) {
                 return None;
             }
@@ -118,6 +121,21 @@ pub(super) fn verb_after<'a>(rest: &[&'a str], head: &str, verbs: &[&str]) -> Op
     }
     let dangling = rest.is_empty() && !head.split(' ').any(|w| w == "unable" || w == "to");
     dangling.then_some("")
+}
+
+/// The verbs an -ing form may come from: "helping" -> "help", "providing" -> "provide",
+/// "getting" -> "get". None for a word that does not end in "ing".
+pub(super) fn ing_stems(word: &str) -> impl Iterator<Item = String> + '_ {
+    let stem = word.strip_suffix("ing").filter(|stem| stem.len() >= 2);
+    let undoubled = stem.and_then(|stem| {
+        let mut chars = stem.chars().rev();
+        let (last, before) = (chars.next()?, chars.next()?);
+        (last == before).then(|| stem[..stem.len() - 1].to_owned())
+    });
+    stem.map(str::to_owned)
+        .into_iter()
+        .chain(stem.map(|stem| format!("{stem}e")))
+        .chain(undoubled)
 }
 
 /// Whether a negated verb is an idiom rather than a refusal: "I can't help but smile",
@@ -183,7 +201,17 @@ pub(super) fn is_yes_no_question(prompt: &Tokens) -> bool {
 /// Whether the prompt asks for text that itself declines or apologises (an email turning down
 /// an offer, a polite "no").
 pub(super) fn asks_for_declining_text(prompt: &Tokens) -> bool {
-    prompt.any(Lex::Write) && prompt.any(Lex::Decline)
+    // "Reply without apology", "don't apologise": a demand on the reply, not a declining text.
+    let negated = |at: usize| {
+        let before = &prompt.words[at.saturating_sub(2)..at];
+        before.iter().any(|word| {
+            matches!(
+                word.as_str(),
+                "without" | "no" | "not" | "don't" | "never" | "stop"
+            )
+        })
+    };
+    prompt.any(Lex::Write) && prompt.of(Lex::Decline).any(|decline| !negated(decline.at))
 }
 
 /// Words of a prompt that asks for a text.

@@ -328,6 +328,10 @@ pub(super) fn strip_quotes(text: &str) -> (String, Vec<usize>) {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut counts = Vec::new();
+    // Where the last failed search for a closing `'` stopped: an opener before it fails too
+    // (a closer does not depend on its opener), so it is not searched again; this keeps the
+    // pass linear on text full of unclosed quotes.
+    let mut no_closing_before = 0;
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
@@ -341,7 +345,14 @@ pub(super) fn strip_quotes(text: &str) -> (String, Vec<usize>) {
             }
             _ => false,
         };
-        if opens && let Some(end) = find_closing(&chars, i, c) {
+        let searched =
+            (opens && (c == '"' || i >= no_closing_before)).then(|| find_closing(&chars, i, c));
+        if let Some(Err(stop)) = searched
+            && c == '\''
+        {
+            no_closing_before = stop;
+        }
+        if let Some(Ok(end)) = searched {
             let inner: String = chars[i + 1..end].iter().collect();
             counts.push(words(&inner).count());
             out.push(' ');
@@ -360,29 +371,30 @@ pub(super) fn strip_quotes(text: &str) -> (String, Vec<usize>) {
     (out, counts)
 }
 
-pub(super) fn find_closing(chars: &[char], open: usize, quote: char) -> Option<usize> {
+/// The closing quote of the one opened at `open`, or where the search stopped without one.
+pub(super) fn find_closing(chars: &[char], open: usize, quote: char) -> Result<usize, usize> {
     let mut j = open + 1;
     while j < chars.len() {
         let c = chars[j];
         if quote == '\'' && c == '\n' {
-            return None;
+            return Err(j);
         }
         if quote == '"' && c == '\n' && chars.get(j + 1) == Some(&'\n') {
-            return None;
+            return Err(j);
         }
         if c == quote {
             if quote == '"' {
-                return Some(j);
+                return Ok(j);
             }
             let before = chars[j - 1];
             let after = chars.get(j + 1).copied().unwrap_or(' ');
             if !before.is_whitespace() && !after.is_alphanumeric() {
-                return Some(j);
+                return Ok(j);
             }
         }
         j += 1;
     }
-    None
+    Err(j)
 }
 
 /// Whether a line starts like a list item: `1.`, `2)`, `-`, `*` or `•` followed by a space.
