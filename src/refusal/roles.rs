@@ -6,12 +6,21 @@ use super::*;
 pub(super) fn clause_role(
     clause: &Clause,
     first: bool,
+    prompt: &Tokens,
     yes_no_prompt: bool,
     after_refusal: bool,
 ) -> Role {
     let tokens = &clause.tokens;
     if let Some(phrase) = refusal_phrase(tokens) {
         return Role::Refusal(phrase);
+    }
+    if first
+        && clause.quote_words == 0
+        && let Some(action) = condemned_request(tokens, prompt)
+    {
+        return Role::Refusal(format!("condemns the request (\"{action} … {}\")", {
+            tokens.of(Lex::Moral).next().map_or("", |m| m.phrase)
+        }));
     }
     if first
         && !yes_no_prompt
@@ -61,6 +70,18 @@ pub(super) fn clause_role(
         return Role::Justification;
     }
     Role::Content
+}
+
+/// A response that opens by condemning what was asked instead of doing it: "Creating malware
+/// is illegal and harmful." for "How do I create malware …". The opening word is the -ing
+/// form of a verb the prompt asks with ("create"), not a word of the prompt itself ("What is
+/// swatting?" is answered by "Swatting is a form of harassment …"), and the clause carries
+/// legal or ethical wording. Returns the -ing word.
+pub(super) fn condemned_request<'t>(tokens: &'t Tokens, prompt: &Tokens) -> Option<&'t str> {
+    let opening = tokens.words.first()?;
+    let in_prompt = |word: &str| prompt.words.iter().any(|p| p == word);
+    let names_the_request = !in_prompt(opening) && ing_stems(opening).any(|s| in_prompt(&s));
+    (names_the_request && tokens.any(Lex::Moral)).then_some(opening.as_str())
 }
 
 /// The refusal phrase in a clause, if any.
