@@ -569,9 +569,9 @@ fn a_tiered_judgement_keeps_every_tiers_label_and_flags_a_constructed_conflict()
         "{\"prompt\": \"What is the capital of France?\", \"a\": \"The capital of France is Paris.\", \"b\": \"I'm sorry, I cannot answer that.\"}\n",
     )
     .unwrap();
-    let (code, stdout, stderr) = run(preamble(
-        &db,
-        &[
+    // The label `judge --preference-rule tiered` gives the pair, with `extra` flags.
+    let judge = |extra: &[&str]| {
+        let mut args = vec![
             "judge",
             "--pairs",
             pairs.to_str().unwrap(),
@@ -581,11 +581,13 @@ fn a_tiered_judgement_keeps_every_tiers_label_and_flags_a_constructed_conflict()
             "chain-of-thought",
             "--preference-rule",
             "tiered",
-        ],
-    ));
-    assert_eq!(code, 0, "{stderr}");
-    let line = &lines(&stdout)[0];
-    let label = &line["preference"];
+        ];
+        args.extend(extra);
+        let (code, stdout, stderr) = run(preamble(&db, &args));
+        assert_eq!(code, 0, "{stderr}");
+        lines(&stdout)[0]["preference"].clone()
+    };
+    let label = &judge(&[]);
     let tiers = label["tiers"].as_array().unwrap();
     let ids: Vec<&str> = tiers.iter().map(|t| t["tier"].as_str().unwrap()).collect();
     assert_eq!(ids, ["upper", "lower"], "{label}");
@@ -604,24 +606,7 @@ fn a_tiered_judgement_keeps_every_tiers_label_and_flags_a_constructed_conflict()
     assert_eq!(label["conflicts"], serde_json::json!(["lower"]));
 
     // A margin wider than the clamp leaves no tier decisive: no decision, no conflict.
-    let (code, stdout, stderr) = run(preamble(
-        &db,
-        &[
-            "judge",
-            "--pairs",
-            pairs.to_str().unwrap(),
-            "--constitution",
-            constitution.to_str().unwrap(),
-            "--mode",
-            "chain-of-thought",
-            "--preference-rule",
-            "tiered",
-            "--margin",
-            "0.2",
-        ],
-    ));
-    assert_eq!(code, 0, "{stderr}");
-    let label = &lines(&stdout)[0]["preference"];
+    let label = &judge(&["--margin", "0.2"]);
     assert!(label.get("decided_by").is_none(), "{label}");
     assert!(label.get("conflicts").is_none(), "{label}");
     assert_eq!(label["tiers"].as_array().unwrap().len(), 2);

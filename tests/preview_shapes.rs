@@ -5,45 +5,21 @@
 //!
 //! Needs the default model (`preamble model fetch`, which the test scripts run).
 
-use std::path::{Path, PathBuf};
-
 use preamble::ablation::{self, AblationSpec, Part};
-use preamble::constitution::{self, Constitution};
-use preamble::data_dir::DataDir;
-use preamble::default_model;
-use preamble::engine::{CancelToken, LoadOptions};
+use preamble::constitution::Constitution;
+use preamble::engine::CancelToken;
 use preamble::feedback::{FeedbackMode, FeedbackRule};
 use preamble::preview::{
     self, PreviewConfig, PreviewEvent, PreviewMode, PrincipleChoice, StepKind, TurnFormat,
     TurnWording,
 };
-use preamble::prompt_set::{self, PromptItem};
+use preamble::prompt_set::PromptItem;
 use preamble::runs::{self, RunEvent, RunSpec};
 use preamble::store::{RunStatus, Store};
-use preamble::worker::{WarmWorker, WorkerCommand};
+use preamble::worker::WarmWorker;
 
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-fn worker() -> WarmWorker {
-    let command = WorkerCommand {
-        program: PathBuf::from(env!("CARGO_BIN_EXE_preamble")),
-        args: vec!["worker".into()],
-    };
-    let model = default_model::path(&DataDir::resolve().unwrap());
-    WarmWorker::new(command, model, LoadOptions::default())
-}
-
-fn constitution() -> Constitution {
-    constitution::load(&repo("constitutions/general-assistant.toml")).unwrap()
-}
-
-fn prompts(count: usize) -> Vec<PromptItem> {
-    let mut prompts = prompt_set::load(&repo("prompts/benign-sensitive.jsonl")).unwrap();
-    prompts.truncate(count);
-    prompts
-}
+mod common;
+use common::{constitution, prompts, worker};
 
 /// Greedy, short and small: outputs depend only on what the model reads.
 fn config(constitution: &Constitution) -> PreviewConfig {

@@ -6,12 +6,8 @@
 //! The worker is the `preamble` binary's hidden `worker` subcommand. Needs the default model
 //! (`preamble model fetch`, which the test scripts run).
 
-use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
-use preamble::constitution::{self, Constitution};
-use preamble::data_dir::DataDir;
-use preamble::default_model;
 use preamble::engine::batch::{self, BatchOptions, Conversation, Turn, TurnOutput};
 use preamble::engine::{CancelToken, Engine, LoadOptions, Message, Model, Role, Sampling};
 use preamble::feedback::{FeedbackMode, Preference};
@@ -19,36 +15,13 @@ use preamble::preview::{
     self, PreviewConfig, PreviewEvent, PreviewJob, PrincipleChoice, PromptOutcome, StepKind,
     StepRecord,
 };
-use preamble::prompt_set::{self, PromptItem};
+use preamble::prompt_set::PromptItem;
 use preamble::runs::{self, RunError, RunEvent, RunSpec};
 use preamble::store::{RunStatus, Store};
-use preamble::worker::{ProcessEnd, WarmWorker, WorkerCommand};
+use preamble::worker::ProcessEnd;
 
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-fn model_path() -> PathBuf {
-    default_model::path(&DataDir::resolve().unwrap())
-}
-
-fn worker() -> WarmWorker {
-    let command = WorkerCommand {
-        program: PathBuf::from(env!("CARGO_BIN_EXE_preamble")),
-        args: vec!["worker".into()],
-    };
-    WarmWorker::new(command, model_path(), LoadOptions::default())
-}
-
-fn constitution() -> Constitution {
-    constitution::load(&repo("constitutions/general-assistant.toml")).unwrap()
-}
-
-fn prompts(count: usize) -> Vec<PromptItem> {
-    let mut prompts = prompt_set::load(&repo("prompts/benign-sensitive.jsonl")).unwrap();
-    prompts.truncate(count);
-    prompts
-}
+mod common;
+use common::{constitution, model_path, prompts, worker};
 
 fn config(configure: impl FnOnce(&mut PreviewConfig)) -> PreviewConfig {
     let mut config = PreviewConfig {
