@@ -6,12 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use preamble::ablation::{self, Ablation, AblationSpec, Part};
-use preamble::engine::CancelToken;
 use preamble::prompt_set;
 use preamble::runs::RunEvent;
 use preamble::store::Store;
 
-use crate::preview::{ProgressLine, RuleArg, SettingsArgs, show_progress};
+use crate::preview::{ProgressLine, RuleArg, SettingsArgs, cancel_on_ctrl_c, show_progress};
 use crate::{ModelArgs, load_source};
 
 #[derive(clap::Args)]
@@ -57,17 +56,7 @@ pub fn attribute(args: AttributeArgs, open_store: &dyn Fn() -> Result<Store>) ->
         principles: args.principles,
     };
     let mut worker = args.model.worker()?;
-    let cancel = CancelToken::new();
-    let interrupt = cancel.clone();
-    if let Err(error) = ctrlc::set_handler(move || {
-        if interrupt.is_cancelled() {
-            std::process::exit(130);
-        }
-        interrupt.cancel();
-        eprintln!("\nstopping after the current step (Ctrl-C again to quit now)");
-    }) {
-        tracing::warn!(%error, "Ctrl-C will end the run without marking it cancelled");
-    }
+    let cancel = cancel_on_ctrl_c();
     let mut progress: Option<ProgressLine> = None;
     let mut on_event = |part: &Part, event: &RunEvent| {
         if let RunEvent::Started {

@@ -317,19 +317,7 @@ pub fn preview(args: PreviewArgs, open_store: &dyn Fn() -> Result<Store>) -> Res
             id
         }
     };
-    let cancel = CancelToken::new();
-    let interrupt = cancel.clone();
-    let handler = ctrlc::set_handler(move || {
-        if interrupt.is_cancelled() {
-            // A second Ctrl-C while stopping: the steps so far are already in the store.
-            std::process::exit(130);
-        }
-        interrupt.cancel();
-        eprintln!("\nstopping after the current step (Ctrl-C again to quit now)");
-    });
-    if let Err(error) = handler {
-        tracing::warn!(%error, "Ctrl-C will end the run without marking it cancelled");
-    }
+    let cancel = cancel_on_ctrl_c();
     let mut progress: Option<ProgressLine> = None;
     let mut on_event = |event: &RunEvent| {
         if let RunEvent::Started {
@@ -386,6 +374,25 @@ pub fn preview(args: PreviewArgs, open_store: &dyn Fn() -> Result<Store>) -> Res
         );
         ExitCode::FAILURE
     })
+}
+
+/// A token that the first Ctrl-C cancels (the run stops after the current step, marked
+/// cancelled); a second Ctrl-C quits at once.
+pub fn cancel_on_ctrl_c() -> CancelToken {
+    let cancel = CancelToken::new();
+    let interrupt = cancel.clone();
+    let handler = ctrlc::set_handler(move || {
+        if interrupt.is_cancelled() {
+            // A second Ctrl-C while stopping: the steps so far are already in the store.
+            std::process::exit(130);
+        }
+        interrupt.cancel();
+        eprintln!("\nstopping after the current step (Ctrl-C again to quit now)");
+    });
+    if let Err(error) = handler {
+        tracing::warn!(%error, "Ctrl-C will end the run without marking it cancelled");
+    }
+    cancel
 }
 
 fn write_outcomes<'a>(
