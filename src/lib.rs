@@ -26,6 +26,7 @@ pub mod feedback;
 pub mod files;
 pub mod interchange;
 pub mod logging;
+pub mod metrics;
 #[cfg(feature = "engine")]
 pub mod preview;
 pub mod prompt_set;
