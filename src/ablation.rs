@@ -328,6 +328,8 @@ mod tests {
             prompts: Vec::new(),
             system_prompt: None,
             initial_from: None,
+            engine: None,
+            app_version: None,
             steps: Vec::new(),
             errors: vec![None; outcomes.len()],
             judgements: vec![(None, None); outcomes.len()],

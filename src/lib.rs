@@ -26,6 +26,7 @@ pub mod feedback;
 pub mod files;
 pub mod interchange;
 pub mod logging;
+#[cfg(feature = "engine")]
 pub mod metrics;
 #[cfg(feature = "engine")]
 pub mod preview;

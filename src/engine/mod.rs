@@ -25,6 +25,10 @@ pub use batch::{BatchOptions, BatchStats, CancelToken, Conversation, Finish, Tur
 pub use owner::{Engine, JobHandle};
 pub use sampling::Sampling;
 
+/// The engine as runs record it: the llama.cpp binding this build pins in `Cargo.toml` (with
+/// the llama.cpp it bundles). A test keeps the two in step.
+pub const ENGINE: &str = "llama-cpp-2 0.1.160";
+
 /// Errors of loading a model or generating with it. Each names the model file or the prompt.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -539,6 +543,17 @@ fn file_type_name(code: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_recorded_engine_is_the_pinned_binding() {
+        let manifest = include_str!("../../Cargo.toml");
+        let pinned = manifest
+            .lines()
+            .find_map(|line| line.strip_prefix("llama-cpp-2 = { version = \"="))
+            .and_then(|rest| rest.split('"').next())
+            .expect("Cargo.toml pins llama-cpp-2 with `version = \"=...\"`");
+        assert_eq!(ENGINE, format!("llama-cpp-2 {pinned}"));
+    }
 
     #[test]
     fn utf8_split_across_pieces_is_held_back() {

@@ -22,7 +22,11 @@ use crate::constitution::{self, Constitution};
 use crate::data_dir::DataDir;
 
 #[cfg(feature = "engine")]
+mod comparisons;
+#[cfg(feature = "engine")]
 mod runs;
+#[cfg(feature = "engine")]
+pub use comparisons::{JudgeSettings, NewComparison, StoredComparison};
 #[cfg(feature = "engine")]
 pub use runs::{NewRun, RunOwner, RunStatus, RunSummary, StoredRun};
 
@@ -122,6 +126,25 @@ const MIGRATIONS: &[&str] = &[
     // the id may outlive that run: the steps were copied).
     "ALTER TABLE runs ADD COLUMN system_prompt TEXT;
      ALTER TABLE runs ADD COLUMN initial_from INTEGER;",
+    // 7: which engine and app made a run (for dataset manifests; unknown for older runs); a
+    // judge's labels of one run's finals against another's (a compare), kept so that the
+    // metrics and reports of a compare are rebuilt without the model.
+    "ALTER TABLE runs ADD COLUMN engine TEXT;
+     ALTER TABLE runs ADD COLUMN app_version TEXT;
+     CREATE TABLE comparisons (
+        id INTEGER PRIMARY KEY,
+        created_ms INTEGER NOT NULL,
+        run_a INTEGER NOT NULL,
+        run_b INTEGER NOT NULL,
+        judge_name TEXT NOT NULL,
+        judge_hash TEXT NOT NULL,
+        judge_ref TEXT,
+        settings TEXT NOT NULL,
+        model_sha256 TEXT NOT NULL,
+        device TEXT NOT NULL,
+        labels TEXT NOT NULL
+     );
+     CREATE INDEX comparisons_by_runs ON comparisons (run_a, run_b);",
 ];
 
 /// The store's file name in the data folder.
@@ -187,6 +210,8 @@ pub enum StoreError {
     RunBusy { run: i64, pid: u32 },
     #[error("run {0} is complete")]
     RunCompleted(i64),
+    #[error("no compare {0} in the store")]
+    UnknownComparison(i64),
     #[error("run {run}: stored {what} does not decode: {message}")]
     CorruptRun {
         run: i64,

@@ -173,6 +173,11 @@ pub struct StoredRun {
     pub system_prompt: Option<String>,
     /// The run whose initial responses this one started with.
     pub initial_from: Option<i64>,
+    /// The engine that made the run ([`crate::engine::ENGINE`]); `None` for runs made before
+    /// it was recorded.
+    pub engine: Option<String>,
+    /// The Preamble version that made the run; `None` likewise.
+    pub app_version: Option<String>,
     /// Per prompt, the completed steps in order.
     pub steps: Vec<Vec<StepRecord>>,
     /// Per prompt, its outcome once it ended.
@@ -199,9 +204,10 @@ impl Store {
             tx.execute(
                 "INSERT INTO runs (created_ms, status, model_name, model_path, model_sha256, \
                  device, constitution_name, constitution_hash, constitution_ref, constitution, \
-                 seed, config, owner_pid, owner_started, system_prompt, initial_from) \
+                 seed, config, owner_pid, owner_started, system_prompt, initial_from, engine, \
+                 app_version) \
                  VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
-                 ?15)",
+                 ?15, ?16, ?17)",
                 params![
                     now_ms(),
                     run.model_name,
@@ -218,6 +224,8 @@ impl Store {
                     owner.started.cast_signed(),
                     run.system_prompt,
                     run.initial_from.map(|(from, _)| from),
+                    crate::engine::ENGINE,
+                    env!("CARGO_PKG_VERSION"),
                 ],
             )
             .map_err(sqlite)?;
@@ -359,6 +367,11 @@ impl Store {
             let sqlite = |source| sqlite_error(path, source);
             tx.execute("DELETE FROM run_steps WHERE run_id = ?1", [id])
                 .map_err(sqlite)?;
+            tx.execute(
+                "DELETE FROM comparisons WHERE run_a = ?1 OR run_b = ?1",
+                [id],
+            )
+            .map_err(sqlite)?;
             tx.execute("DELETE FROM runs WHERE id = ?1", [id])
                 .map_err(sqlite)?;
             Ok(())
@@ -492,13 +505,28 @@ impl Store {
             what: what.to_owned(),
             message: error.to_string(),
         };
-        type RunRow = (String, String, Option<String>, Option<i64>);
-        let (content, config, system_prompt, initial_from): RunRow = self
+        type RunRow = (
+            String,
+            String,
+            Option<String>,
+            Option<i64>,
+            [Option<String>; 2],
+        );
+        let (content, config, system_prompt, initial_from, [engine, app_version]): RunRow = self
             .connection
             .query_row(
-                "SELECT constitution, config, system_prompt, initial_from FROM runs WHERE id = ?1",
+                "SELECT constitution, config, system_prompt, initial_from, engine, app_version \
+                 FROM runs WHERE id = ?1",
                 [id],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+                |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        [row.get(4)?, row.get(5)?],
+                    ))
+                },
             )
             .map_err(|source| self.error(source))?;
         let constitution: Constitution =
@@ -575,6 +603,8 @@ impl Store {
             prompts,
             system_prompt,
             initial_from,
+            engine,
+            app_version,
             steps,
             outcomes,
             errors,
@@ -642,6 +672,66 @@ mod tests {
             })
             .unwrap();
         (dir, store, id)
+    }
+
+    #[test]
+    fn a_run_records_its_engine_and_app_and_keeps_its_compares() {
+        let (_dir, mut store, a) = store_with_run();
+        let stored = store.run(a).unwrap();
+        assert_eq!(stored.engine.as_deref(), Some(crate::engine::ENGINE));
+        assert_eq!(
+            stored.app_version.as_deref(),
+            Some(env!("CARGO_PKG_VERSION"))
+        );
+        let b = store
+            .create_run(&NewRun {
+                model_name: "m2",
+                model_path: "/m.gguf",
+                model_sha256: "00",
+                device: "CPU",
+                constitution: &stored.constitution,
+                constitution_ref: None,
+                config: &stored.config,
+                prompts: &stored.prompts,
+                system_prompt: None,
+                initial_from: None,
+            })
+            .unwrap();
+        let settings = crate::store::JudgeSettings {
+            choice: crate::preview::PrincipleChoice::Uniform,
+            mode: crate::feedback::FeedbackMode::MultipleChoice,
+            rule: crate::feedback::FeedbackRule::Single,
+            seed: 3,
+        };
+        let labels = vec![("p1".to_owned(), Err("no room".to_owned()))];
+        let id = store
+            .record_comparison(&crate::store::NewComparison {
+                run_a: a,
+                run_b: b,
+                judge_name: "Judge",
+                judge_hash: "ff",
+                judge_ref: Some("judge@v1"),
+                settings: &settings,
+                model_sha256: "00",
+                device: "CPU",
+                labels: &labels,
+            })
+            .unwrap();
+        let found = store.comparisons(a, b).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].id, id);
+        assert_eq!(found[0].settings, settings);
+        assert_eq!(found[0].labels, labels);
+        assert_eq!(found[0].judge_ref.as_deref(), Some("judge@v1"));
+        // Order matters: B against A is another compare.
+        assert!(store.comparisons(b, a).unwrap().is_empty());
+        store.finish_run(b, RunStatus::Completed, None).unwrap();
+        store.delete_run(b).unwrap();
+        assert!(store.comparisons(a, b).unwrap().is_empty());
+        assert!(matches!(
+            store.comparison(id),
+            Err(StoreError::UnknownComparison(n)) if n == id
+        ));
     }
 
     /// A live process other than this one, and its identity.
