@@ -328,6 +328,7 @@ mod tests {
             prompts: Vec::new(),
             system_prompt: None,
             initial_from: None,
+            model_path: "/m.gguf".to_owned(),
             engine: None,
             app_version: None,
             steps: Vec::new(),

@@ -8,15 +8,20 @@
 //! ([`refusal`]) and log set-up ([`logging`]). Behind the default `engine` feature: the
 //! llama.cpp engine (`engine`), the critique -> revision preview (`preview`), AI preference
 //! labels (`feedback`), the throughput benchmark (`bench`), the model's worker process
-//! (`worker`), the run service the CLI and the app share (`runs`) and principle ablation
-//! (`ablation`).
+//! (`worker`), the run service the CLI and the app share (`runs`), principle ablation
+//! (`ablation`), the metrics of stored runs (`metrics`), compares of two runs (`compare`),
+//! training-data export (`dataset`) and shareable reports (`report`).
 
 #[cfg(feature = "engine")]
 pub mod ablation;
 #[cfg(feature = "engine")]
 pub mod bench;
+#[cfg(feature = "engine")]
+pub mod compare;
 pub mod constitution;
 pub mod data_dir;
+#[cfg(feature = "engine")]
+pub mod dataset;
 pub mod default_model;
 pub mod diff;
 #[cfg(feature = "engine")]
@@ -32,6 +37,8 @@ pub mod metrics;
 pub mod preview;
 pub mod prompt_set;
 pub mod refusal;
+#[cfg(feature = "engine")]
+pub mod report;
 #[cfg(feature = "engine")]
 pub mod runs;
 pub mod store;

@@ -173,6 +173,8 @@ pub struct StoredRun {
     pub system_prompt: Option<String>,
     /// The run whose initial responses this one started with.
     pub initial_from: Option<i64>,
+    /// The model file as it was given when the run was made.
+    pub model_path: String,
     /// The engine that made the run ([`crate::engine::ENGINE`]); `None` for runs made before
     /// it was recorded.
     pub engine: Option<String>,
@@ -506,28 +508,26 @@ impl Store {
             message: error.to_string(),
         };
         type RunRow = (
-            String,
-            String,
+            [String; 3],
             Option<String>,
             Option<i64>,
             [Option<String>; 2],
         );
-        let (content, config, system_prompt, initial_from, [engine, app_version]): RunRow = self
-            .connection
-            .query_row(
-                "SELECT constitution, config, system_prompt, initial_from, engine, app_version \
-                 FROM runs WHERE id = ?1",
-                [id],
-                |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        [row.get(4)?, row.get(5)?],
-                    ))
-                },
-            )
+        let ([content, config, model_path], system_prompt, initial_from, [engine, app_version]): RunRow =
+            self.connection
+                .query_row(
+                    "SELECT constitution, config, model_path, system_prompt, initial_from, engine, \
+                     app_version FROM runs WHERE id = ?1",
+                    [id],
+                    |row| {
+                        Ok((
+                            [row.get(0)?, row.get(1)?, row.get(2)?],
+                            row.get(3)?,
+                            row.get(4)?,
+                            [row.get(5)?, row.get(6)?],
+                        ))
+                    },
+                )
             .map_err(|source| self.error(source))?;
         let constitution: Constitution =
             toml::from_str(&content).map_err(|error| corrupt("constitution", &error))?;
@@ -603,6 +603,7 @@ impl Store {
             prompts,
             system_prompt,
             initial_from,
+            model_path,
             engine,
             app_version,
             steps,

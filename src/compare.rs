@@ -1,0 +1,328 @@
+//! Compare: two runs on the same prompts (two versions, two constitutions, or one version with
+//! two pinned principles), and a judge's verdict on B's final answers against A's. What the
+//! CLI's `compare` and the app's compare view share.
+//!
+//! Each side is an ordinary run of the run service. A side reuses a stored run made with the
+//! same model file and device, constitution (by content hash), prompts, settings and system
+//! prompt: a completed one as it is, an interrupted or cancelled one by finishing it. When the
+//! two sides differ only in their round principles, B starts from A's initial responses (see
+//! [`RunSpec::initial_from`]). The judge's labels are stored as a compare
+//! ([`Store::record_comparison`]) and reused the same way, so asking again costs nothing; the
+//! metrics ([`metrics::compare`]) are a pure function of the two runs and the labels.
+
+use serde::Serialize;
+
+use crate::constitution::Constitution;
+use crate::constitution::ids::content_hash;
+use crate::engine::CancelToken;
+use crate::feedback::Pair;
+use crate::metrics::{self, PairLabel, PairMetrics};
+use crate::preview::{PreviewJob, Principles};
+use crate::runs::{self, RunError, RunEvent, RunSpec};
+use crate::store::{
+    JudgeSettings, NewComparison, RunStatus, Store, StoreError, StoredComparison, StoredRun,
+};
+use crate::worker::{Job, JobResult, JudgeJob, WarmWorker, WorkerError};
+
+/// The judge of a compare.
+#[derive(Debug, Clone)]
+pub struct JudgeSpec {
+    pub constitution: Constitution,
+    /// `slug@vN` when the judge constitution came from the store.
+    pub constitution_ref: Option<String>,
+    pub settings: JudgeSettings,
+    /// Pairs judged together.
+    pub parallel: usize,
+}
+
+/// A compare to make.
+#[derive(Debug, Clone)]
+pub struct CompareSpec {
+    pub a: RunSpec,
+    pub b: RunSpec,
+    pub judge: JudgeSpec,
+}
+
+/// A side of a compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    A,
+    B,
+}
+
+/// What happens in a compare, as it happens.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CompareEvent {
+    /// A side will use run `run`: a stored one (`reused`) or a new one.
+    Side { side: Side, run: i64, reused: bool },
+    /// What a side's run reports.
+    Run { side: Side, event: RunEvent },
+    /// The judge starts on the pairs (or reuses stored labels).
+    Judging { pairs: usize, reused: bool },
+}
+
+/// A finished compare.
+#[derive(Debug, Clone, Serialize)]
+pub struct Compared {
+    pub run_a: i64,
+    pub run_b: i64,
+    /// Which sides reused a stored run.
+    pub reused: [bool; 2],
+    /// The stored compare holding the judge's labels.
+    pub comparison: i64,
+    pub judge_reused: bool,
+    pub metrics: PairMetrics,
+}
+
+/// Errors of a compare.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error("the judge constitution cannot judge: {0}")]
+    Judge(crate::preview::PreviewError),
+    #[error(
+        "run {run} ({side:?}) ended {}; what finished is kept: run the same compare again to \
+         resume it",
+        .status.as_str()
+    )]
+    Incomplete {
+        side: Side,
+        run: i64,
+        status: RunStatus,
+    },
+    #[error("runs {run_a} and {run_b} have no finished prompt in common")]
+    NothingShared { run_a: i64, run_b: i64 },
+}
+
+impl From<StoreError> for CompareError {
+    fn from(error: StoreError) -> Self {
+        Self::Run(error.into())
+    }
+}
+
+impl From<WorkerError> for CompareError {
+    fn from(error: WorkerError) -> Self {
+        Self::Run(error.into())
+    }
+}
+
+/// Runs (or reuses) both sides, judges B's finals against A's (or reuses the labels) and
+/// computes the metrics. `cancel` stops the run in progress (it stays resumable) or the judge.
+pub fn run(
+    store: &mut Store,
+    spec: &CompareSpec,
+    worker: &mut WarmWorker,
+    cancel: &CancelToken,
+    on_event: &mut dyn FnMut(&CompareEvent),
+) -> Result<Compared, CompareError> {
+    let judge = &spec.judge;
+    Principles::new(&judge.constitution, &judge.settings.choice).map_err(CompareError::Judge)?;
+    if let Err(message) = judge.settings.rule.check() {
+        return Err(CompareError::Judge(crate::preview::PreviewError::Setting(
+            message,
+        )));
+    }
+    let (run_a, reused_a) = side(store, Side::A, &spec.a, worker, cancel, on_event)?;
+    let b = RunSpec {
+        initial_from: Some(run_a),
+        ..spec.b.clone()
+    };
+    // B starts from A's initial responses when nothing they depend on differs.
+    let (run_b, reused_b) = match side(store, Side::B, &b, worker, cancel, on_event) {
+        Err(CompareError::Run(RunError::InitialMismatch { .. })) => {
+            side(store, Side::B, &spec.b, worker, cancel, on_event)?
+        }
+        other => other?,
+    };
+    let (a, b) = (store.run(run_a)?, store.run(run_b)?);
+    let pairs = shared_pairs(&a, &b);
+    if pairs.is_empty() {
+        return Err(CompareError::NothingShared { run_a, run_b });
+    }
+    let sha256 = a.summary.model_sha256.clone();
+    let device = a.summary.device.clone();
+    let judge_hash = content_hash(&judge.constitution);
+    let stored = store
+        .comparisons(run_a, run_b)?
+        .into_iter()
+        .find(|comparison| {
+            comparison.judge_hash == judge_hash
+                && comparison.settings == judge.settings
+                && comparison.model_sha256 == sha256
+                && comparison.device == device
+                && comparison.labels.len() == pairs.len()
+        });
+    on_event(&CompareEvent::Judging {
+        pairs: pairs.len(),
+        reused: stored.is_some(),
+    });
+    let (comparison, labels, judge_reused) = match stored {
+        Some(stored) => (stored.id, stored.labels, true),
+        None => {
+            let labels = judge_pairs(worker, judge, &pairs, cancel)?;
+            let id = store.record_comparison(&NewComparison {
+                run_a,
+                run_b,
+                judge_name: &judge.constitution.name,
+                judge_hash: &judge_hash,
+                judge_ref: judge.constitution_ref.as_deref(),
+                settings: &judge.settings,
+                model_sha256: &sha256,
+                device: &device,
+                labels: &labels,
+            })?;
+            (id, labels, false)
+        }
+    };
+    Ok(Compared {
+        run_a,
+        run_b,
+        reused: [reused_a, reused_b],
+        comparison,
+        judge_reused,
+        metrics: metrics_of(&a, &b, Some(&labels)),
+    })
+}
+
+/// The metrics of stored runs A and B, with the newest stored compare of the two (its judge's
+/// labels) when there is one.
+pub fn stored(
+    store: &Store,
+    run_a: i64,
+    run_b: i64,
+) -> Result<(PairMetrics, Option<StoredComparison>), StoreError> {
+    let (a, b) = (store.run(run_a)?, store.run(run_b)?);
+    let comparison = store.comparisons(run_a, run_b)?.into_iter().next();
+    let labels = comparison.as_ref().map(|comparison| &comparison.labels[..]);
+    Ok((metrics_of(&a, &b, labels), comparison))
+}
+
+fn metrics_of(a: &StoredRun, b: &StoredRun, labels: Option<&[PairLabel]>) -> PairMetrics {
+    let finished = |run: &StoredRun| run.outcomes.iter().flatten().cloned().collect::<Vec<_>>();
+    metrics::compare(&finished(a), &finished(b), labels)
+}
+
+/// The prompts both runs finished, by id in A's order, with A's final as `a`.
+fn shared_pairs(a: &StoredRun, b: &StoredRun) -> Vec<(String, Pair)> {
+    a.outcomes
+        .iter()
+        .flatten()
+        .filter_map(|outcome| {
+            let other = b.outcomes.iter().flatten().find(|o| o.id == outcome.id)?;
+            let pair = Pair {
+                prompt: outcome.prompt.clone(),
+                a: outcome.last.clone(),
+                b: other.last.clone(),
+            };
+            Some((outcome.id.clone(), pair))
+        })
+        .collect()
+}
+
+fn judge_pairs(
+    worker: &mut WarmWorker,
+    judge: &JudgeSpec,
+    pairs: &[(String, Pair)],
+    cancel: &CancelToken,
+) -> Result<Vec<PairLabel>, CompareError> {
+    let job = JudgeJob {
+        constitution: judge.constitution.clone(),
+        pairs: pairs.iter().map(|(_, pair)| pair.clone()).collect(),
+        choice: judge.settings.choice.clone(),
+        mode: judge.settings.mode,
+        rule: judge.settings.rule,
+        seed: judge.settings.seed,
+        parallel: judge.parallel,
+    };
+    let labels = match worker.get()?.run(Job::Judge(job), cancel, &mut drop)? {
+        JobResult::Judge { labels } => labels,
+        other => {
+            return Err(WorkerError::Protocol(format!(
+                "the model process answered a judge job with {other:?}"
+            ))
+            .into());
+        }
+    };
+    Ok(pairs.iter().map(|(id, _)| id.clone()).zip(labels).collect())
+}
+
+/// A side's run: a stored one made with the same everything, or a new one; executed to its end.
+fn side(
+    store: &mut Store,
+    side: Side,
+    spec: &RunSpec,
+    worker: &mut WarmWorker,
+    cancel: &CancelToken,
+    on_event: &mut dyn FnMut(&CompareEvent),
+) -> Result<(i64, bool), CompareError> {
+    let (run, reused) = match reusable(store, spec, worker)? {
+        Some(run) => (run, true),
+        None => (runs::create(store, spec, worker)?, false),
+    };
+    on_event(&CompareEvent::Side { side, run, reused });
+    let end = runs::execute(store, run, worker, cancel, &mut |event| {
+        on_event(&CompareEvent::Run {
+            side,
+            event: event.clone(),
+        });
+    })?;
+    if end.status != RunStatus::Completed {
+        return Err(CompareError::Incomplete {
+            side,
+            run,
+            status: end.status,
+        });
+    }
+    Ok((run, reused))
+}
+
+/// A stored run that `spec` would repeat on the worker's model: the same model file and
+/// device, constitution, prompts, settings and system prompt; a completed one first, else the
+/// newest one that can resume. A run another process is executing is left alone.
+pub fn reusable(
+    store: &Store,
+    spec: &RunSpec,
+    worker: &mut WarmWorker,
+) -> Result<Option<i64>, RunError> {
+    let sha256 = worker
+        .model_sha256()
+        .map_err(|source| RunError::ModelUnreadable {
+            path: worker.model_path().to_owned(),
+            source,
+        })?;
+    let device = worker.get()?.info().device.clone();
+    let hash = content_hash(&spec.constitution);
+    let system_prompt = PreviewJob {
+        constitution: spec.constitution.clone(),
+        prompts: Vec::new(),
+        config: spec.config.clone(),
+        done: Vec::new(),
+        system_prompt: None,
+    }
+    .system_prompt();
+    let mut resumable = None;
+    for summary in store.runs()? {
+        if summary.constitution_hash != hash
+            || summary.model_sha256 != sha256
+            || summary.device != device
+            || summary.status == RunStatus::Running
+        {
+            continue;
+        }
+        let run = store.run(summary.id)?;
+        if run.prompts != spec.prompts
+            || run.config != spec.config
+            || run.system_prompt != system_prompt
+        {
+            continue;
+        }
+        if summary.status == RunStatus::Completed {
+            return Ok(Some(summary.id));
+        }
+        resumable.get_or_insert(summary.id);
+    }
+    Ok(resumable)
+}

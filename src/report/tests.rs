@@ -1,0 +1,174 @@
+//! Reports of fixture runs whose prompts and answers are hostile: they must come out as text.
+
+use super::*;
+use crate::constitution;
+use crate::metrics;
+use crate::preview::{PreviewConfig, RefusalOutcome, RoundOutcome, Timings, TokenCounts};
+use crate::refusal::RefusalLabel;
+use crate::store::{RunStatus, RunSummary};
+
+const HOSTILE_PROMPT: &str = "<script>alert('p')</script> | ](javascript:alert(1)) **bold** \
+                              <img src=https://evil.example/x.png onerror=alert(2)>";
+const HOSTILE_ANSWER: &str = "</td></tr></table><script>alert(3)</script>\n| a | b |\n\
+                              <svg onload=alert(4)> [link](https://evil.example) `code` &amp;";
+
+fn outcome(id: &str, last: &str) -> PromptOutcome {
+    PromptOutcome {
+        index: 0,
+        id: id.to_owned(),
+        prompt: HOSTILE_PROMPT.to_owned(),
+        label: Some(PromptLabel::Benign),
+        category: Some("<b>cat</b>".to_owned()),
+        initial: "Sure: here is how, step by step, with all the details you asked for.".to_owned(),
+        steps: vec![RoundOutcome {
+            principle: "be-safe".to_owned(),
+            critique: HOSTILE_ANSWER.to_owned(),
+            revision: last.to_owned(),
+        }],
+        last: last.to_owned(),
+        refusal: RefusalOutcome {
+            initial: RefusalLabel::Compliance,
+            last: crate::refusal::classify(HOSTILE_PROMPT, last).label,
+            caused_by: Some("be-safe".to_owned()),
+        },
+        preference: None,
+        preference_error: None,
+        tokens: TokenCounts::default(),
+        timings: Timings::default(),
+    }
+}
+
+fn run(id: i64, name: &str, last: &str) -> StoredRun {
+    let mut constitution = constitution::starter(name);
+    constitution.tiers[0].principles[0].id = "be-safe".to_owned();
+    let outcomes = vec![Some(outcome("<p1>", last))];
+    StoredRun {
+        summary: RunSummary {
+            id,
+            created_ms: 0,
+            finished_ms: None,
+            status: RunStatus::Completed,
+            model_name: "<model>".to_owned(),
+            model_sha256: "00".to_owned(),
+            device: "CPU".to_owned(),
+            constitution_name: name.to_owned(),
+            constitution_hash: "00".to_owned(),
+            constitution_ref: Some(format!("{name}@v1")),
+            prompts: 1,
+            prompts_done: 1,
+            prompts_failed: 0,
+            status_note: None,
+        },
+        config: PreviewConfig::for_constitution(&constitution),
+        constitution,
+        prompts: Vec::new(),
+        system_prompt: None,
+        initial_from: None,
+        model_path: "/models/<m>.gguf".to_owned(),
+        engine: None,
+        app_version: None,
+        steps: Vec::new(),
+        errors: vec![None],
+        judgements: vec![(None, None)],
+        outcomes,
+    }
+}
+
+fn report() -> Report {
+    let a = run(1, "<A> & co", "I'm sorry, but I can't help with that.");
+    let b = run(2, "B | \"quoted\"", HOSTILE_ANSWER);
+    let finished = |run: &StoredRun| run.outcomes.iter().flatten().cloned().collect::<Vec<_>>();
+    let pair = metrics::compare(&finished(&a), &finished(&b), None);
+    Report {
+        metrics: vec![pair.a.clone(), pair.b.clone()],
+        runs: vec![a, b],
+        pair: Some(pair),
+        comparison: None,
+        made: "2026-12-01T00:00:00Z".to_owned(),
+    }
+}
+
+#[test]
+fn html_reports_escape_every_text_and_load_nothing() {
+    let page = html(&report());
+    for forbidden in ["<script", "<img", "<svg onload", "<iframe", "<link", "<a "] {
+        assert!(!page.contains(forbidden), "{forbidden} in the page");
+    }
+    // Once the hostile texts (escaped) are taken out, nothing refers to anything outside.
+    let rest = page
+        .replace(&escape(HOSTILE_PROMPT), "")
+        .replace(&escape(HOSTILE_ANSWER), "");
+    for forbidden in [
+        "http:",
+        "https:",
+        "src=",
+        "href=",
+        "url(",
+        "onerror",
+        "onload",
+        "javascript:",
+    ] {
+        assert!(
+            !rest.contains(forbidden),
+            "{forbidden} outside the hostile texts"
+        );
+    }
+    assert!(page.contains("&lt;script&gt;alert(&#39;p&#39;)&lt;/script&gt;"));
+    assert!(page.contains("&lt;/td&gt;&lt;/tr&gt;&lt;/table&gt;"));
+    assert!(page.contains("&lt;A&gt; &amp; co@v1"));
+    // The drill-down: the over-refusal figure names its prompt.
+    assert!(page.contains("<details><summary>1/1 = 100.0%"));
+    assert!(page.contains("&lt;p1&gt;"));
+    // Its own markup is balanced.
+    assert_eq!(
+        page.matches("<table>").count(),
+        page.matches("</table>").count()
+    );
+    assert_eq!(page.matches("<svg").count(), page.matches("</svg>").count());
+    assert!(page.contains("Content-Security-Policy"));
+}
+
+#[test]
+fn markdown_reports_escape_every_text() {
+    let text = markdown(&report());
+    for forbidden in ["<script", "<img", "<svg onload", "](javascript", "](https"] {
+        assert!(!text.contains(forbidden), "{forbidden} in the Markdown");
+    }
+    // A pipe in a cell cannot end the cell, nor a newline the row.
+    assert!(text.contains("B \\| \\\"quoted\\\"@v1"));
+    for line in text.lines().filter(|line| line.starts_with("| ")) {
+        let cells = line.replace("\\|", "").matches('|').count();
+        assert!(cells >= 3, "{line}");
+    }
+    let header_cells = |prefix: &str| {
+        text.lines()
+            .find(|line| line.starts_with(prefix))
+            .map(|line| line.replace("\\|", "").matches('|').count())
+    };
+    // Every row of the changed-prompt table has the header's cells.
+    let expected = header_cells("| prompt | label |").unwrap();
+    let row = text
+        .lines()
+        .find(|line| line.starts_with("| &lt;p1&gt; | benign |"))
+        .unwrap();
+    assert_eq!(row.replace("\\|", "").matches('|').count(), expected);
+}
+
+#[test]
+fn a_report_of_one_run_lists_its_benign_refusals() {
+    let a = run(1, "Solo", "I'm sorry, but I can't help with that.");
+    let finished: Vec<PromptOutcome> = a.outcomes.iter().flatten().cloned().collect();
+    let report = Report {
+        metrics: vec![RunMetrics::of(&finished)],
+        runs: vec![a],
+        pair: None,
+        comparison: None,
+        made: "2026-12-01T00:00:00Z".to_owned(),
+    };
+    let blocks = report.blocks();
+    assert!(blocks.contains(&Block::Heading("Benign prompts refused".to_owned())));
+    assert!(!blocks.contains(&Block::Heading("Win rate of B over A".to_owned())));
+    assert_eq!(report.title(), "Run 1 (Solo@v1)");
+    let page = html(&report);
+    assert!(page.contains("be-safe"));
+}
