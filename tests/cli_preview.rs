@@ -709,3 +709,295 @@ fn attribute_reports_each_principle_against_the_baseline() {
         assert!(stderr.contains(expected), "{flags:?}: {stderr}");
     }
 }
+
+/// Two benign and two harmful prompts from the bundled sets.
+fn mixed_prompts(dir: &Path) -> PathBuf {
+    let mut text = String::new();
+    for (file, count) in [
+        ("prompts/benign-sensitive.jsonl", 2),
+        ("prompts/red-team.jsonl", 2),
+    ] {
+        let lines = std::fs::read_to_string(repo(file)).unwrap();
+        for line in lines.lines().take(count) {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    let path = dir.join("mixed.jsonl");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn is_sha256(value: &Value) -> bool {
+    value
+        .as_str()
+        .is_some_and(|text| text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn is_probability(value: &Value) -> bool {
+    value.as_f64().is_some_and(|p| (0.0..=1.0).contains(&p))
+}
+
+/// A rate as the metrics write it: count, total, rate, interval and the prompts counted.
+fn check_rate(rate: &Value, total: u64) {
+    assert_eq!(rate["total"], total, "{rate}");
+    let count = rate["count"].as_u64().unwrap();
+    assert_eq!(rate["prompts"].as_array().unwrap().len() as u64, count);
+    if total > 0 {
+        assert!(is_probability(&rate["rate"]), "{rate}");
+        let [low, high] = [0, 1].map(|i| rate["interval"][i].as_f64().unwrap());
+        assert!(
+            low <= rate["rate"].as_f64().unwrap() && high >= low,
+            "{rate}"
+        );
+    }
+}
+
+#[test]
+fn compare_exports_and_reports_the_two_sample_constitutions() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = store(&dir);
+    let prompts = mixed_prompts(dir.path());
+    let compare_args = |json: bool| {
+        let mut args = vec![
+            "compare",
+            "--a",
+            "constitutions/general-assistant.toml",
+            "--b",
+            "constitutions/cautious-assistant.toml",
+            "--prompts",
+            prompts.to_str().unwrap(),
+            "--rounds",
+            "1",
+            "--max-tokens",
+            "32",
+            "--parallel",
+            "4",
+            "--seed",
+            "5",
+            "--feedback",
+            "multiple-choice",
+        ];
+        if json {
+            args.push("--json");
+        }
+        let mut command = preamble(&db, &args);
+        command.current_dir(env!("CARGO_MANIFEST_DIR"));
+        command
+    };
+    let (code, stdout, stderr) = run(compare_args(true));
+    assert_eq!(code, 0, "{stderr}");
+    let compared: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (compared["run_a"].as_i64(), compared["run_b"].as_i64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(compared["reused"], serde_json::json!([false, false]));
+    assert_eq!(compared["judge_reused"], false);
+    let metrics = &compared["metrics"];
+    assert_eq!(metrics["compared"], 4);
+    for side in ["a", "b"] {
+        check_rate(&metrics["over_refusal"]["any"][side], 2);
+        check_rate(&metrics["over_refusal"]["full"][side], 2);
+        check_rate(&metrics["harmful_refusal"]["any"][side], 2);
+        check_rate(&metrics["revised"][side], 4);
+        let run = &metrics[side];
+        assert_eq!(run["prompts"], 4);
+        check_rate(&run["final_preferred"], 4);
+        let rounds: u64 = run["principles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|principle| principle["rounds"].as_u64().unwrap())
+            .sum();
+        assert_eq!(rounds, 4, "one round per prompt");
+        assert!(run["categories"].as_array().unwrap().len() >= 2);
+    }
+    let test = &metrics["over_refusal"]["any"]["test"];
+    assert_eq!(test["test"], "mcnemar");
+    assert!(is_probability(&test["p_value"]));
+    let wins = &metrics["wins"];
+    let judged = wins["all"]["judged"].as_u64().unwrap();
+    assert_eq!(judged + wins["failed"].as_array().unwrap().len() as u64, 4);
+    assert_eq!(wins["benign"]["test"]["test"], "sign");
+    for group in ["benign", "harmful", "all"] {
+        assert!(wins[group]["position"]["orders_disagree"]["total"].is_u64());
+    }
+
+    // Asked again, nothing runs: both runs and the judge's labels come from the store.
+    let (code, table, stderr) = run(compare_args(false));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("A reuses stored run 1"), "{stderr}");
+    assert!(stderr.contains("B reuses stored run 2"), "{stderr}");
+    assert!(stderr.contains("labels reused from the store"), "{stderr}");
+    assert!(table.contains("over-refusal (benign, any)"), "{table}");
+    assert!(
+        table.contains("(mcnemar)") && table.contains("(sign)"),
+        "{table}"
+    );
+
+    // The dataset of run 2, every field of every line.
+    let out = dir.path().join("dataset");
+    let (code, _, stderr) = run(preamble(
+        &db,
+        &["export-dataset", "2", "--out", out.to_str().unwrap()],
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap();
+    let manifest: Value = serde_json::from_str(&read("manifest.json")).unwrap();
+    let sft = lines(&read("sft.jsonl"));
+    let preferences = lines(&read("preferences.jsonl"));
+    let source = lines(&std::fs::read_to_string(&prompts).unwrap());
+    assert_eq!(sft.len(), 4);
+    let roles = |messages: &Value| -> Vec<String> {
+        messages
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["role"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for (line, item) in sft.iter().zip(&source) {
+        assert_eq!(line["id"], item["id"]);
+        assert_eq!(line["label"], item["label"]);
+        assert_eq!(line["category"], item["category"]);
+        assert_eq!(line["init_prompt"], item["prompt"]);
+        assert_eq!(line["prompt"], item["prompt"]);
+        for field in ["init_response", "critic_response", "revision_response"] {
+            assert!(line[field].is_string(), "{field}: {line}");
+        }
+        // The turns as the model was given them: the principle's statement, then the request.
+        for field in ["critic_prompt", "revision_prompt"] {
+            assert!(
+                line[field].as_str().unwrap().starts_with("Principle ("),
+                "{line}"
+            );
+        }
+        assert_eq!(roles(&line["messages"]), ["user", "assistant"]);
+        assert_eq!(line["chosen"], line["messages"]);
+        assert_eq!(line["messages"][0]["content"], item["prompt"]);
+        assert_eq!(line["messages"][1]["content"], line["revision_response"]);
+        assert_eq!(roles(&line["rejected"]), ["user", "assistant"]);
+        assert_eq!(line["rejected"][1]["content"], line["init_response"]);
+        let rounds = line["rounds"].as_array().unwrap();
+        assert_eq!(rounds.len(), 1);
+        assert_eq!(rounds[0]["critic_prompt"], line["critic_prompt"]);
+        assert!(rounds[0]["principle"].is_string() && rounds[0]["tier"].is_string());
+        for which in ["initial", "final"] {
+            let label = line["refusal"][which].as_str().unwrap();
+            assert!(["compliance", "partial_refusal", "full_refusal"].contains(&label));
+        }
+        assert!(line["system_prompt"].is_null());
+    }
+    for line in &preferences {
+        assert!(source.iter().any(|item| item["id"] == line["id"]));
+        assert!(line["label"].is_string() && line["category"].is_string());
+        assert_eq!(roles(&line["prompt"]), ["user"]);
+        assert_eq!(roles(&line["chosen"]), ["assistant"]);
+        assert_eq!(roles(&line["rejected"]), ["assistant"]);
+        assert_ne!(line["chosen"], line["rejected"]);
+        assert!(["initial", "final"].contains(&line["chosen_answer"].as_str().unwrap()));
+        assert!(line["score"].as_f64().unwrap() > 0.5 && is_probability(&line["score"]));
+        assert!(line["principle"].is_string() && line["tier"].is_string());
+        assert_eq!(line["mode"], "multiple_choice");
+        for field in [
+            "p_initial_shown_first",
+            "p_initial_shown_second",
+            "option_mass",
+        ] {
+            assert!(is_probability(&line[field]), "{field}: {line}");
+        }
+        assert!(line["conflicts"].is_array());
+    }
+    assert_eq!(manifest["format"], "preamble-dataset/1");
+    assert_eq!(manifest["run"], 2);
+    assert_eq!(manifest["run_status"], "completed");
+    assert_eq!(manifest["constitution"]["name"], "Cautious assistant");
+    assert!(manifest["constitution"]["reference"].is_null());
+    assert!(is_sha256(&manifest["constitution"]["content_hash"]));
+    assert!(is_sha256(&manifest["model"]["sha256"]));
+    assert!(
+        manifest["model"]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with(".gguf")
+    );
+    assert!(
+        manifest["model"]["device"]
+            .as_str()
+            .unwrap()
+            .starts_with("CPU")
+    );
+    assert!(
+        manifest["model"]["engine"]
+            .as_str()
+            .unwrap()
+            .starts_with("llama-cpp-2 ")
+    );
+    let settings = &manifest["settings"];
+    assert_eq!(settings["seed"], 5);
+    assert_eq!(settings["rounds"], 1);
+    assert_eq!(settings["max_tokens"], 32);
+    assert_eq!(settings["mode"], "cai");
+    assert!(settings["sampling"]["temperature"].is_f64());
+    assert_eq!(manifest["app_version"], env!("CARGO_PKG_VERSION"));
+    let counts = &manifest["counts"];
+    assert_eq!(
+        (counts["prompts"].as_u64(), counts["sft"].as_u64()),
+        (Some(4), Some(4))
+    );
+    let left_out = ["unlabelled", "ties", "unrevised"]
+        .map(|field| counts[field].as_u64().unwrap())
+        .iter()
+        .sum::<u64>();
+    assert_eq!(
+        counts["preferences"].as_u64().unwrap(),
+        preferences.len() as u64
+    );
+    assert_eq!(preferences.len() as u64 + left_out, 4);
+    for field in ["run_created", "exported"] {
+        manifest[field]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap();
+    }
+    // An export is not silently replaced.
+    let (code, _, stderr) = run(preamble(
+        &db,
+        &["export-dataset", "2", "--out", out.to_str().unwrap()],
+    ));
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("already exists") && stderr.contains("--force"),
+        "{stderr}"
+    );
+
+    // Reports of the compare, in both formats, and of one run.
+    for name in ["compare.html", "compare.md"] {
+        let path = dir.path().join(name);
+        let (code, _, stderr) = run(preamble(
+            &db,
+            &["report", "1", "2", "--out", path.to_str().unwrap()],
+        ));
+        assert_eq!(code, 0, "{stderr}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("Win rate of B over A"), "{name}");
+        assert!(text.contains("<svg") && !text.contains("<script"), "{name}");
+        assert!(text.contains("What changed from A to B"), "{name}");
+    }
+    let single = dir.path().join("run1.html");
+    let (code, _, stderr) = run(preamble(
+        &db,
+        &["report", "1", "--out", single.to_str().unwrap()],
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        std::fs::read_to_string(&single)
+            .unwrap()
+            .contains("Run 1 (")
+    );
+    let (code, _, stderr) = run(preamble(&db, &["report", "1", "--out", "report.txt"]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains(".html or .md"), "{stderr}");
+}

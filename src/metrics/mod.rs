@@ -160,8 +160,8 @@ impl RunMetrics {
                     .copied(),
             )
         };
-        let mut by_category: BTreeMap<(Option<&str>, &str), Vec<(&PromptOutcome, RefusalLabel)>> =
-            BTreeMap::new();
+        type Labelled<'a> = Vec<(&'a PromptOutcome, RefusalLabel)>;
+        let mut by_category: BTreeMap<(Option<&str>, &str), Labelled<'_>> = BTreeMap::new();
         for &(outcome, label) in &labelled {
             if let Some(category) = &outcome.category {
                 let key = (outcome.label.map(PromptLabel::as_str), category.as_str());

@@ -168,6 +168,13 @@ enum Command {
     /// What each principle does: a run pinned to each against an unpinned baseline, sharing
     /// the baseline's initial responses; reports refusal flips and preference shifts.
     Attribute(Box<ablation::AttributeArgs>),
+    /// Compare two constitutions, versions or pins on the same prompts: runs both sides (or
+    /// reuses matching stored runs), judges B's finals against A's, prints the metrics.
+    Compare(Box<compare::CompareArgs>),
+    /// Write a run's training data: `sft.jsonl`, `preferences.jsonl` and `manifest.json`.
+    ExportDataset(compare::ExportDatasetArgs),
+    /// Write a self-contained report of a run, or of two runs compared (HTML or Markdown).
+    Report(compare::ReportArgs),
     /// Label responses as compliance, partial_refusal or full_refusal: reads JSONL lines
     /// `{"prompt": ..., "response": ...}` (stdin when no file) and writes them back with
     /// `"refusal"`.
@@ -246,6 +253,7 @@ macro_rules! outln {
 }
 
 mod ablation;
+mod compare;
 mod preview;
 
 fn main() -> ExitCode {
@@ -569,6 +577,9 @@ fn run(command: Command, db: Option<PathBuf>) -> Result<ExitCode> {
         Command::Preview(args) => preview::preview(*args, &open_store),
         Command::Judge(args) => preview::judge(*args, &open_store),
         Command::Attribute(args) => ablation::attribute(*args, &open_store),
+        Command::Compare(args) => compare::compare(*args, &open_store),
+        Command::ExportDataset(args) => compare::export_dataset(args, &open_store),
+        Command::Report(args) => compare::report(args, &open_store),
         Command::Refusal { file, agreement } => preview::refusal(file, agreement),
         Command::Bench(args) => preview::bench(*args, &open_store),
         Command::Runs { json, delete } => preview::runs(json, delete, &open_store),

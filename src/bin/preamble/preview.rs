@@ -151,7 +151,7 @@ impl From<SelectionArg> for PrincipleChoice {
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
-enum FeedbackArg {
+pub enum FeedbackArg {
     MultipleChoice,
     ChainOfThought,
 }
