@@ -259,7 +259,6 @@ mod tests {
     use crate::engine::batch::TurnStats;
     use crate::feedback::{FeedbackMode, Preference};
     use crate::preview::{PromptOutcome, RefusalOutcome, Timings, TokenCounts};
-    use crate::store::RunSummary;
 
     fn preference(p_b: f64) -> Preference {
         Preference {
@@ -301,41 +300,9 @@ mod tests {
     }
 
     fn stored(id: i64, choice: PrincipleChoice, outcomes: Vec<Option<PromptOutcome>>) -> StoredRun {
-        let constitution = constitution::starter("Fixture");
-        let config = PreviewConfig {
-            choice,
-            ..PreviewConfig::for_constitution(&constitution)
-        };
-        StoredRun {
-            summary: RunSummary {
-                id,
-                created_ms: 0,
-                finished_ms: None,
-                status: RunStatus::Completed,
-                model_name: "m".to_owned(),
-                model_sha256: "00".to_owned(),
-                device: "CPU".to_owned(),
-                constitution_name: "Fixture".to_owned(),
-                constitution_hash: "00".to_owned(),
-                constitution_ref: None,
-                prompts: outcomes.len(),
-                prompts_done: outcomes.iter().flatten().count(),
-                prompts_failed: 0,
-                status_note: None,
-            },
-            constitution,
-            config,
-            prompts: Vec::new(),
-            system_prompt: None,
-            initial_from: None,
-            model_path: "/m.gguf".to_owned(),
-            engine: None,
-            app_version: None,
-            steps: Vec::new(),
-            errors: vec![None; outcomes.len()],
-            judgements: vec![(None, None); outcomes.len()],
-            outcomes,
-        }
+        let mut run = StoredRun::fixture(id, constitution::starter("Fixture"), outcomes);
+        run.config.choice = choice;
+        run
     }
 
     #[test]

@@ -443,3 +443,195 @@ pub fn write(dataset: &Dataset, dir: &Path, replace: Replace) -> Result<(), Data
 fn to_line<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("dataset lines serialize: plain fields only")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::constitution;
+    use crate::engine::batch::TurnStats;
+    use crate::feedback::TierLabel;
+    use crate::preview::{RefusalOutcome, RoundOutcome, Timings, TokenCounts};
+
+    fn label(p_b: f64) -> Preference {
+        Preference {
+            principle: String::new(),
+            mode: FeedbackMode::MultipleChoice,
+            p_a: 1.0 - p_b,
+            p_b,
+            p_a_shown_first: 1.0 - p_b,
+            p_a_shown_second: 1.0 - p_b,
+            option_mass: 0.8,
+            reasoning: Vec::new(),
+            stats: TurnStats::default(),
+            tiers: Vec::new(),
+            decided_by: None,
+            conflicts: Vec::new(),
+        }
+    }
+
+    /// The fixture constitution's first principle, and its tier.
+    fn first(constitution: &Constitution) -> (String, String) {
+        let tier = &constitution.tiers[0];
+        (tier.principles[0].id.clone(), tier.id.clone())
+    }
+
+    fn outcome(
+        id: &str,
+        principle: &str,
+        last: &str,
+        preference: Option<Preference>,
+    ) -> PromptOutcome {
+        PromptOutcome {
+            index: 0,
+            id: id.to_owned(),
+            prompt: format!("Question {id}?"),
+            label: Some(PromptLabel::Benign),
+            category: None,
+            initial: "The first answer.".to_owned(),
+            steps: vec![RoundOutcome {
+                principle: principle.to_owned(),
+                critique: "It could say more.".to_owned(),
+                revision: last.to_owned(),
+            }],
+            last: last.to_owned(),
+            refusal: RefusalOutcome {
+                initial: RefusalLabel::Compliance,
+                last: RefusalLabel::Compliance,
+                caused_by: None,
+            },
+            preference,
+            preference_error: None,
+            tokens: TokenCounts::default(),
+            timings: Timings::default(),
+        }
+    }
+
+    fn fixture() -> (StoredRun, String, String) {
+        let constitution = constitution::starter("Fixture");
+        let (principle, tier) = first(&constitution);
+        let mut preferred = label(0.9);
+        preferred.principle = principle.clone();
+        let mut initial_better = label(0.2);
+        initial_better.tiers = vec![TierLabel {
+            tier: tier.clone(),
+            p_a: 0.8,
+            decisive: true,
+            labels: Vec::new(),
+        }];
+        initial_better.decided_by = Some(tier.clone());
+        let outcomes = vec![
+            Some(outcome(
+                "final",
+                &principle,
+                "A better answer.",
+                Some(preferred),
+            )),
+            Some(outcome(
+                "initial",
+                &principle,
+                "A worse answer.",
+                Some(initial_better),
+            )),
+            Some(outcome(
+                "tie",
+                &principle,
+                "Another answer.",
+                Some(label(0.5)),
+            )),
+            Some(outcome(
+                "same",
+                &principle,
+                "The first answer.",
+                Some(label(0.9)),
+            )),
+            Some(outcome("unlabelled", &principle, "A new answer.", None)),
+            None,
+        ];
+        let mut run = StoredRun::fixture(7, constitution, outcomes);
+        run.errors[5] = Some("too long".to_owned());
+        (run, principle, tier)
+    }
+
+    #[test]
+    fn sft_lines_carry_the_turns_the_model_was_given() {
+        let (run, principle, tier) = fixture();
+        let data = of(&run, 0).unwrap();
+        assert_eq!(data.sft.len(), 5);
+        let line = &data.sft[0];
+        let wording = TurnWording::new(run.config.turns, &run.constitution);
+        let asked = &run.constitution.tiers[0].principles[0];
+        assert_eq!(line.critic_prompt, preview::critique_turn(asked, wording));
+        assert_eq!(line.revision_prompt, preview::revision_turn(asked, wording));
+        assert_eq!(line.critic_response, "It could say more.");
+        assert_eq!(line.revision_response, "A better answer.");
+        assert_eq!(line.init_response, "The first answer.");
+        assert_eq!(line.messages, line.chosen);
+        assert_eq!(line.rejected[1].content, "The first answer.");
+        assert_eq!(line.rounds[0].principle, principle);
+        assert_eq!(line.rounds[0].tier.as_deref(), Some(tier.as_str()));
+    }
+
+    #[test]
+    fn preferences_follow_the_label_and_leave_out_what_teaches_nothing() {
+        let (run, principle, tier) = fixture();
+        let data = of(&run, 0).unwrap();
+        let ids: Vec<&str> = data
+            .preferences
+            .iter()
+            .map(|line| line.id.as_str())
+            .collect();
+        assert_eq!(ids, ["final", "initial"]);
+        let chose_final = &data.preferences[0];
+        assert_eq!(chose_final.chosen_answer, Answer::Final);
+        assert_eq!(chose_final.chosen[0].content, "A better answer.");
+        assert!((chose_final.score - 0.9).abs() < 1e-12);
+        assert_eq!(chose_final.principle, principle);
+        assert_eq!(chose_final.tier.as_deref(), Some(tier.as_str()));
+        let chose_initial = &data.preferences[1];
+        assert_eq!(chose_initial.chosen_answer, Answer::Initial);
+        assert_eq!(chose_initial.rejected[0].content, "A worse answer.");
+        assert!((chose_initial.score - 0.8).abs() < 1e-12);
+        // The tiered rule names the deciding tier.
+        assert_eq!(chose_initial.tier.as_deref(), Some(tier.as_str()));
+        let counts = data.manifest.counts;
+        assert_eq!(
+            (
+                counts.finished,
+                counts.failed,
+                counts.ties,
+                counts.unrevised,
+                counts.unlabelled
+            ),
+            (5, 1, 1, 1, 1)
+        );
+        assert_eq!(data.manifest.model.file, "m.gguf");
+        assert_eq!(data.manifest.exported, "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn a_run_with_nothing_finished_has_no_dataset() {
+        let run = StoredRun::fixture(3, constitution::starter("Empty"), vec![None]);
+        assert!(matches!(of(&run, 0), Err(DatasetError::NothingFinished(3))));
+    }
+
+    #[test]
+    fn writing_refuses_to_replace_an_export_unless_allowed() {
+        let (run, _, _) = fixture();
+        let data = of(&run, 0).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("new-folder");
+        write(&data, &out, Replace::Refuse).unwrap();
+        let first = std::fs::read_to_string(out.join(SFT_FILE)).unwrap();
+        assert_eq!(first.lines().count(), 5);
+        let error = write(&data, &out, Replace::Refuse).unwrap_err();
+        assert!(
+            matches!(error, DatasetError::Write(WriteError::Exists(_))),
+            "{error}"
+        );
+        write(&data, &out, Replace::Allow).unwrap();
+        let manifest: Manifest =
+            serde_json::from_str(&std::fs::read_to_string(out.join(MANIFEST_FILE)).unwrap())
+                .unwrap();
+        assert_eq!(manifest, data.manifest);
+    }
+}

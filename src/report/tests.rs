@@ -3,9 +3,8 @@
 use super::*;
 use crate::constitution;
 use crate::metrics;
-use crate::preview::{PreviewConfig, RefusalOutcome, RoundOutcome, Timings, TokenCounts};
+use crate::preview::{RefusalOutcome, RoundOutcome, Timings, TokenCounts};
 use crate::refusal::RefusalLabel;
-use crate::store::{RunStatus, RunSummary};
 
 const HOSTILE_PROMPT: &str = "<script>alert('p')</script> | ](javascript:alert(1)) **bold** \
                               <img src=https://evil.example/x.png onerror=alert(2)>";
@@ -41,37 +40,11 @@ fn outcome(id: &str, last: &str) -> PromptOutcome {
 fn run(id: i64, name: &str, last: &str) -> StoredRun {
     let mut constitution = constitution::starter(name);
     constitution.tiers[0].principles[0].id = "be-safe".to_owned();
-    let outcomes = vec![Some(outcome("<p1>", last))];
-    StoredRun {
-        summary: RunSummary {
-            id,
-            created_ms: 0,
-            finished_ms: None,
-            status: RunStatus::Completed,
-            model_name: "<model>".to_owned(),
-            model_sha256: "00".to_owned(),
-            device: "CPU".to_owned(),
-            constitution_name: name.to_owned(),
-            constitution_hash: "00".to_owned(),
-            constitution_ref: Some(format!("{name}@v1")),
-            prompts: 1,
-            prompts_done: 1,
-            prompts_failed: 0,
-            status_note: None,
-        },
-        config: PreviewConfig::for_constitution(&constitution),
-        constitution,
-        prompts: Vec::new(),
-        system_prompt: None,
-        initial_from: None,
-        model_path: "/models/<m>.gguf".to_owned(),
-        engine: None,
-        app_version: None,
-        steps: Vec::new(),
-        errors: vec![None],
-        judgements: vec![(None, None)],
-        outcomes,
-    }
+    let mut run = StoredRun::fixture(id, constitution, vec![Some(outcome("<p1>", last))]);
+    run.summary.model_name = "<model>".to_owned();
+    run.summary.constitution_ref = Some(format!("{name}@v1"));
+    run.model_path = "/models/<m>.gguf".to_owned();
+    run
 }
 
 fn report() -> Report {

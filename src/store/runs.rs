@@ -190,6 +190,48 @@ pub struct StoredRun {
     pub judgements: Vec<(Option<Preference>, Option<String>)>,
 }
 
+#[cfg(test)]
+impl StoredRun {
+    /// A completed run of `constitution` (its preview defaults) with these outcomes, made by
+    /// nothing: a fixture for the tests of what reads stored runs.
+    pub(crate) fn fixture(
+        id: i64,
+        constitution: Constitution,
+        outcomes: Vec<Option<PromptOutcome>>,
+    ) -> Self {
+        StoredRun {
+            summary: RunSummary {
+                id,
+                created_ms: 0,
+                finished_ms: None,
+                status: RunStatus::Completed,
+                model_name: "m".to_owned(),
+                model_sha256: "00".to_owned(),
+                device: "CPU".to_owned(),
+                constitution_name: constitution.name.clone(),
+                constitution_hash: content_hash(&constitution),
+                constitution_ref: None,
+                prompts: outcomes.len(),
+                prompts_done: outcomes.iter().flatten().count(),
+                prompts_failed: 0,
+                status_note: None,
+            },
+            config: PreviewConfig::for_constitution(&constitution),
+            constitution,
+            prompts: Vec::new(),
+            system_prompt: None,
+            initial_from: None,
+            model_path: "/models/m.gguf".to_owned(),
+            engine: None,
+            app_version: None,
+            steps: Vec::new(),
+            errors: vec![None; outcomes.len()],
+            judgements: vec![(None, None); outcomes.len()],
+            outcomes,
+        }
+    }
+}
+
 fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
 }
