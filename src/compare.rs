@@ -187,15 +187,29 @@ pub fn run(
     })
 }
 
-/// The metrics of stored runs A and B, with the newest stored compare of the two (its judge's
-/// labels) when there is one.
+/// The metrics of stored runs A and B with the judge's labels of compare `comparison`, or of
+/// the newest stored compare of the two when `None` (no labels when there is none).
 pub fn stored(
     store: &Store,
     run_a: i64,
     run_b: i64,
+    comparison: Option<i64>,
 ) -> Result<(PairMetrics, Option<StoredComparison>), StoreError> {
     let (a, b) = (store.run(run_a)?, store.run(run_b)?);
-    let comparison = store.comparisons(run_a, run_b)?.into_iter().next();
+    let comparison = match comparison {
+        Some(id) => {
+            let stored = store.comparison(id)?;
+            if (stored.run_a, stored.run_b) != (run_a, run_b) {
+                return Err(StoreError::ComparisonOfOtherRuns {
+                    comparison: id,
+                    run_a: stored.run_a,
+                    run_b: stored.run_b,
+                });
+            }
+            Some(stored)
+        }
+        None => store.comparisons(run_a, run_b)?.into_iter().next(),
+    };
     let labels = comparison.as_ref().map(|comparison| &comparison.labels[..]);
     Ok((metrics_of(&a, &b, labels), comparison))
 }
@@ -211,7 +225,11 @@ fn shared_pairs(a: &StoredRun, b: &StoredRun) -> Vec<(String, Pair)> {
         .iter()
         .flatten()
         .filter_map(|outcome| {
-            let other = b.outcomes.iter().flatten().find(|o| o.id == outcome.id)?;
+            let other = b
+                .outcomes
+                .iter()
+                .flatten()
+                .find(|other| metrics::same_prompt(outcome, other))?;
             let pair = Pair {
                 prompt: outcome.prompt.clone(),
                 a: outcome.last.clone(),

@@ -132,6 +132,8 @@ pub struct ManifestModel {
     pub name: String,
     pub file: String,
     pub sha256: String,
+    /// The ggml backend that ran it: `CPU`, `CUDA`, `Vulkan`, `Metal`.
+    pub backend: String,
     /// The backend and device that ran it, as llama.cpp reported them.
     pub device: String,
     /// The engine ([`crate::engine::ENGINE`]); `None` for runs made before it was recorded.
@@ -217,6 +219,16 @@ fn user(content: &str) -> Message {
 
 fn assistant(content: &str) -> Message {
     Message::new(Role::Assistant, content)
+}
+
+/// The backend of a device as llama.cpp names it: `CUDA0 (NVIDIA H100)` -> `CUDA`.
+fn backend_of(device: &str) -> String {
+    device
+        .split([' ', '('])
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(|c: char| c.is_ascii_digit())
+        .to_owned()
 }
 
 /// RFC 3339 (UTC) of milliseconds since the Unix epoch.
@@ -326,6 +338,7 @@ pub fn of(run: &StoredRun, now_ms: i64) -> Result<Dataset, DatasetError> {
             name: run.summary.model_name.clone(),
             file,
             sha256: run.summary.model_sha256.clone(),
+            backend: backend_of(&run.summary.device),
             device: run.summary.device.clone(),
             engine: run.engine.clone(),
         },
@@ -606,6 +619,14 @@ mod tests {
         );
         assert_eq!(data.manifest.model.file, "m.gguf");
         assert_eq!(data.manifest.exported, "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn the_backend_is_the_device_name_without_its_index() {
+        assert_eq!(backend_of("CUDA0 (NVIDIA H100 80GB HBM3)"), "CUDA");
+        assert_eq!(backend_of("CPU (AMD EPYC)"), "CPU");
+        assert_eq!(backend_of("Vulkan1"), "Vulkan");
+        assert_eq!(backend_of(""), "");
     }
 
     #[test]

@@ -25,9 +25,10 @@ pub use batch::{BatchOptions, BatchStats, CancelToken, Conversation, Finish, Tur
 pub use owner::{Engine, JobHandle};
 pub use sampling::Sampling;
 
-/// The engine as runs record it: the llama.cpp binding this build pins in `Cargo.toml` (with
-/// the llama.cpp it bundles). A test keeps the two in step.
-pub const ENGINE: &str = "llama-cpp-2 0.1.160";
+/// The engine as runs record it: the llama.cpp binding this build pins in `Cargo.toml`, and
+/// the version of its `-sys` crate in `Cargo.lock`, whose bundled llama.cpp source it names
+/// exactly (the packaged source carries no llama.cpp build number). A test keeps them in step.
+pub const ENGINE: &str = "llama-cpp-2 0.1.160, llama-cpp-sys-2 0.1.161";
 
 /// Errors of loading a model or generating with it. Each names the model file or the prompt.
 #[derive(Debug, thiserror::Error)]
@@ -552,7 +553,21 @@ mod tests {
             .find_map(|line| line.strip_prefix("llama-cpp-2 = { version = \"="))
             .and_then(|rest| rest.split('"').next())
             .expect("Cargo.toml pins llama-cpp-2 with `version = \"=...\"`");
-        assert_eq!(ENGINE, format!("llama-cpp-2 {pinned}"));
+        let lock = include_str!("../../Cargo.lock");
+        let sys = lock
+            .split("[[package]]")
+            .find(|package| package.contains("name = \"llama-cpp-sys-2\""))
+            .and_then(|package| {
+                package
+                    .lines()
+                    .find_map(|line| line.strip_prefix("version = \""))
+            })
+            .and_then(|rest| rest.split('"').next())
+            .expect("Cargo.lock holds llama-cpp-sys-2");
+        assert_eq!(
+            ENGINE,
+            format!("llama-cpp-2 {pinned}, llama-cpp-sys-2 {sys}")
+        );
     }
 
     #[test]

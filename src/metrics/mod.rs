@@ -6,8 +6,9 @@
 //! win rate of B's finals over A's when a judge has labelled them.
 //!
 //! Invariants: every rate carries its count, its 95% Wilson interval and the ids of the prompts
-//! it counts (the drill-down); every difference between two runs is paired, prompt by prompt,
-//! over the prompts both finished, with an exact test. Refusal labels are made here, with the
+//! it counts (the drill-down); the two runs' figures are paired, prompt by prompt, over the
+//! prompts both finished (the same id and text), and every difference in a rate carries an
+//! exact paired test. Refusal labels are made here, with the
 //! current detector, rather than read from the runs: two runs recorded months apart compare
 //! under one detector, and a round's intermediate revisions get labels too.
 
@@ -408,6 +409,34 @@ pub struct PairMetrics {
     pub changed: Vec<OutcomeChange>,
 }
 
+/// Whether two runs' outcomes answer the same prompt: the same id, text and label (two sets
+/// may reuse ids such as `set-3` for other prompts).
+pub fn same_prompt(a: &PromptOutcome, b: &PromptOutcome) -> bool {
+    a.id == b.id && a.prompt == b.prompt && a.label == b.label
+}
+
+/// The principle of the round whose revision turned a compliant answer into the refusal that
+/// the final answer is, by the current detector; `None` when the final complies or the
+/// initial answer already refused (and no round complied since).
+pub fn refused_by(outcome: &PromptOutcome) -> Option<&str> {
+    let mut before = is_refusal(refusal::classify(&outcome.prompt, &outcome.initial).label);
+    let mut cause = None;
+    for round in &outcome.steps {
+        let after = is_refusal(refusal::classify(&outcome.prompt, &round.revision).label);
+        if !after {
+            cause = None;
+        } else if !before {
+            cause = Some(round.principle.as_str());
+        }
+        before = after;
+    }
+    if is_refusal(final_label(outcome)) {
+        cause
+    } else {
+        None
+    }
+}
+
 /// A judge's label of B's final against A's (A shown as "A"), by prompt id.
 pub type PairLabel = (String, Result<Preference, String>);
 
@@ -418,19 +447,19 @@ pub fn compare(
     b: &[PromptOutcome],
     labels: Option<&[PairLabel]>,
 ) -> PairMetrics {
-    let in_b = |id: &str| b.iter().find(|outcome| outcome.id == id);
+    let in_b = |outcome: &PromptOutcome| b.iter().find(|other| same_prompt(outcome, other));
     let pairs: Vec<(&PromptOutcome, &PromptOutcome)> = a
         .iter()
-        .filter_map(|outcome| Some((outcome, in_b(&outcome.id)?)))
+        .filter_map(|outcome| Some((outcome, in_b(outcome)?)))
         .collect();
     let only_a = a
         .iter()
-        .filter(|outcome| in_b(&outcome.id).is_none())
+        .filter(|outcome| in_b(outcome).is_none())
         .map(|outcome| outcome.id.clone())
         .collect();
     let only_b = b
         .iter()
-        .filter(|outcome| !a.iter().any(|other| other.id == outcome.id))
+        .filter(|outcome| !a.iter().any(|other| same_prompt(other, outcome)))
         .map(|outcome| outcome.id.clone())
         .collect();
     let side_a: Vec<PromptOutcome> = pairs.iter().map(|(a, _)| (*a).clone()).collect();

@@ -20,7 +20,8 @@ pub struct Rate {
     pub rate: Option<f64>,
     /// The 95% Wilson score interval of the rate.
     pub interval: Option<[f64; 2]>,
-    /// The ids of the prompts in `count`, in the run's order.
+    /// The ids of the prompts in `count`, in the run's order; where the figure counts rounds
+    /// (per principle, boilerplate), a prompt is listed once per round it counts.
     pub prompts: Vec<String>,
 }
 

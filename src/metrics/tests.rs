@@ -411,3 +411,35 @@ fn nine_wins_in_ten_pass_the_sign_test() {
     assert_eq!((rate.b_wins.count, rate.a_wins.len()), (9, 1));
     assert!((rate.test.p_value - 22.0 / 1024.0).abs() < 1e-12);
 }
+
+#[test]
+fn prompts_pair_only_when_id_text_and_label_match() {
+    let a = [outcome("set-1", BENIGN, None, COMPLY, &[])];
+    let mut other = outcome("set-1", BENIGN, None, REFUSE, &[]);
+    other.prompt = "Another question with the same id?".to_owned();
+    let pair = compare(&a, &[other], None);
+    assert_eq!(pair.compared, 0);
+    assert_eq!((pair.only_a.len(), pair.only_b.len()), (1, 1));
+}
+
+#[test]
+fn the_round_that_made_the_final_refusal_is_named_by_the_current_detector() {
+    let made = outcome(
+        "x",
+        BENIGN,
+        None,
+        COMPLY,
+        &[("helpful", COMPLY), ("strict", REFUSE)],
+    );
+    assert_eq!(refused_by(&made), Some("strict"));
+    let already = outcome("y", BENIGN, None, REFUSE, &[("helpful", REFUSE)]);
+    assert_eq!(refused_by(&already), None);
+    let undone = outcome(
+        "z",
+        BENIGN,
+        None,
+        COMPLY,
+        &[("strict", REFUSE), ("helpful", COMPLY)],
+    );
+    assert_eq!(refused_by(&undone), None);
+}

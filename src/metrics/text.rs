@@ -14,8 +14,8 @@ const MATERIAL_WORDS: usize = 3;
 /// The share of the longer answer's words that must change for a material change.
 const MATERIAL_SHARE: f64 = 0.05;
 
-/// The share of a revision's inserted words that must sit in hedging sentences for the
-/// revision to count as boilerplate.
+/// The share of a revision's inserted words that hedging sentences must exceed for the revision
+/// to count as boilerplate ("mostly hedges").
 const BOILERPLATE_SHARE: f64 = 0.5;
 
 /// Phrases that make a sentence a hedge or a disclaimer, lowercased, as word sequences. A
@@ -190,10 +190,10 @@ pub struct Insertions {
 }
 
 impl Insertions {
-    /// Whether the revision is boilerplate: it inserted words and at least
+    /// Whether the revision is boilerplate: it inserted words and more than
     /// [`BOILERPLATE_SHARE`] of them hedge.
     pub fn is_boilerplate(&self) -> bool {
-        self.words > 0 && self.hedging as f64 >= BOILERPLATE_SHARE * self.words as f64
+        self.words > 0 && self.hedging as f64 > BOILERPLATE_SHARE * self.words as f64
     }
 }
 

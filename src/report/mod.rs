@@ -21,7 +21,7 @@ pub use markdown::markdown;
 use crate::compare;
 use crate::dataset;
 use crate::diff::{self, PrincipleChange};
-use crate::metrics::{PairMetrics, PairedRate, Rate, RunMetrics, WinRate};
+use crate::metrics::{self, PairMetrics, PairedRate, Rate, RunMetrics, WinRate};
 use crate::preview::{PrincipleChoice, PromptOutcome};
 use crate::prompt_set::PromptLabel;
 use crate::store::{Store, StoreError, StoredComparison, StoredRun};
@@ -91,8 +91,15 @@ pub fn escape(text: &str) -> String {
     escaped
 }
 
-/// The report of run `a`, or of `a` against `b` (with the newest stored compare of the two).
-pub fn build(store: &Store, a: i64, b: Option<i64>, now_ms: i64) -> Result<Report, StoreError> {
+/// The report of run `a`, or of `a` against `b` with the judge's labels of `comparison` (the
+/// newest stored compare of the two when `None`).
+pub fn build(
+    store: &Store,
+    a: i64,
+    b: Option<i64>,
+    comparison: Option<i64>,
+    now_ms: i64,
+) -> Result<Report, StoreError> {
     let made = jiff::Timestamp::from_millisecond(now_ms)
         .map_or_else(|_| now_ms.to_string(), |at| at.to_string());
     let run_a = store.run(a)?;
@@ -109,7 +116,7 @@ pub fn build(store: &Store, a: i64, b: Option<i64>, now_ms: i64) -> Result<Repor
         }
         Some(b) => {
             let run_b = store.run(b)?;
-            let (pair, comparison) = compare::stored(store, a, b)?;
+            let (pair, comparison) = compare::stored(store, a, b, comparison)?;
             Report {
                 metrics: vec![pair.a.clone(), pair.b.clone()],
                 runs: vec![run_a, run_b],
@@ -426,7 +433,8 @@ impl Report {
             return blocks;
         };
         blocks.push(Block::Paragraph(format!(
-            "Judged under {} ({}, {} rule, seed {}), each pair in both orders.",
+            "Compare {}: judged under {} ({}, {} rule, seed {}), each pair in both orders.",
+            comparison.id,
             comparison
                 .judge_ref
                 .clone()
@@ -605,7 +613,7 @@ impl Report {
                             Cell::text(change.prompt.clone()),
                             Cell::text(change.label.map_or("unlabelled", PromptLabel::as_str)),
                             Cell::text(format!("{} → {}", change.a, change.b)),
-                            Cell::text(caused(&in_a, &in_b)),
+                            Cell::text(caused(&in_a, &in_b, change)),
                             Cell::text(in_a.prompt.clone()),
                             Cell::text(in_a.last.clone()),
                             Cell::text(in_b.last.clone()),
@@ -647,11 +655,7 @@ impl Report {
                         Some(vec![
                             Cell::text(id.clone()),
                             Cell::text(
-                                outcome
-                                    .refusal
-                                    .caused_by
-                                    .clone()
-                                    .unwrap_or_else(|| "the initial answer".to_owned()),
+                                metrics::refused_by(&outcome).unwrap_or("the initial answer"),
                             ),
                             Cell::text(outcome.prompt.clone()),
                             Cell::text(outcome.last.clone()),
@@ -699,20 +703,17 @@ impl Report {
     }
 }
 
-/// Which round made each side's final refusal: `A: principle; B: principle`.
-fn caused(a: &PromptOutcome, b: &PromptOutcome) -> String {
-    let one = |outcome: &PromptOutcome| {
-        if outcome.refusal.last == crate::refusal::RefusalLabel::Compliance {
+/// Which round made each side's final refusal, by the current detector: `A: principle;
+/// B: initial` (`initial`: the initial answer already refused; `–`: the final complies).
+fn caused(a: &PromptOutcome, b: &PromptOutcome, change: &crate::metrics::OutcomeChange) -> String {
+    let one = |outcome: &PromptOutcome, label: crate::refusal::RefusalLabel| {
+        if label == crate::refusal::RefusalLabel::Compliance {
             "–".to_owned()
         } else {
-            outcome
-                .refusal
-                .caused_by
-                .clone()
-                .unwrap_or_else(|| "initial".to_owned())
+            metrics::refused_by(outcome).unwrap_or("initial").to_owned()
         }
     };
-    format!("A: {}; B: {}", one(a), one(b))
+    format!("A: {}; B: {}", one(a, change.a), one(b, change.b))
 }
 
 /// The principles that differ between A's constitution and B's, and the pins.

@@ -2,8 +2,14 @@
 //! with interval bars, per-principle attribution bars, and win rates with their intervals.
 //! Every text is escaped here; the markup has no scripts, links or external references.
 
-use super::escape;
 use crate::metrics::Rate;
+
+/// Escapes `text` for SVG text and attributes, line breaks included: the report's Markdown
+/// carries the chart markup inline, where a blank line would end the HTML block and let what
+/// follows (a prompt id, say) render as Markdown.
+fn escape(text: &str) -> String {
+    super::escape(text).replace(['\n', '\r'], " ")
+}
 
 const WIDTH: f64 = 560.0;
 const MARGIN: f64 = 48.0;

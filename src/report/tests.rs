@@ -128,6 +128,40 @@ fn markdown_reports_escape_every_text() {
 }
 
 #[test]
+fn a_prompt_id_cannot_break_out_of_a_chart_in_markdown() {
+    // Round-level figures put prompt ids in the charts' titles; a blank line there would end
+    // the HTML block and let the rest render as Markdown.
+    let mut a = run(1, "A", "I'm sorry, but I can't help with that.");
+    let sneaky = "x\n\n![t](https://evil.example/p.png)";
+    for outcome in a.outcomes.iter_mut().flatten() {
+        outcome.id = sneaky.to_owned();
+    }
+    let finished: Vec<PromptOutcome> = a.outcomes.iter().flatten().cloned().collect();
+    let report = Report {
+        metrics: vec![RunMetrics::of(&finished)],
+        runs: vec![a],
+        pair: None,
+        comparison: None,
+        made: "2026-12-01T00:00:00Z".to_owned(),
+    };
+    let text = markdown(&report);
+    // Inside a chart (an HTML block, one element per line) it stays text; outside, escaped.
+    let mut outside = String::new();
+    for (index, piece) in text.split("<svg").enumerate() {
+        let rest = match piece.find("</svg>") {
+            Some(end) if index > 0 => {
+                assert!(!piece[..end].contains("\n\n"), "a blank line in a chart");
+                &piece[end..]
+            }
+            _ => piece,
+        };
+        outside.push_str(rest);
+    }
+    assert!(!outside.contains("![t]"), "{outside}");
+    assert!(outside.contains("!\\[t\\]"));
+}
+
+#[test]
 fn a_report_of_one_run_lists_its_benign_refusals() {
     let a = run(1, "Solo", "I'm sorry, but I can't help with that.");
     let finished: Vec<PromptOutcome> = a.outcomes.iter().flatten().cloned().collect();

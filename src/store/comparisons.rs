@@ -104,6 +104,7 @@ impl Store {
 
     /// The compares of run A against run B, newest first.
     pub fn comparisons(&self, run_a: i64, run_b: i64) -> Result<Vec<StoredComparison>> {
+        let _snapshot = self.read_snapshot()?;
         let ids: Vec<i64> = self
             .connection
             .prepare("SELECT id FROM comparisons WHERE run_a = ?1 AND run_b = ?2 ORDER BY id DESC")

@@ -212,6 +212,12 @@ pub enum StoreError {
     RunCompleted(i64),
     #[error("no compare {0} in the store")]
     UnknownComparison(i64),
+    #[error("compare {comparison} is of run {run_a} (A) against run {run_b} (B)")]
+    ComparisonOfOtherRuns {
+        comparison: i64,
+        run_a: i64,
+        run_b: i64,
+    },
     #[error("run {run}: stored {what} does not decode: {message}")]
     CorruptRun {
         run: i64,

@@ -452,7 +452,7 @@ impl Store {
 
     /// A read transaction, so that the several reads of a listing see one state of the file
     /// while another process writes; it ends (nothing to commit) when dropped.
-    fn read_snapshot(&self) -> Result<rusqlite::Transaction<'_>> {
+    pub(super) fn read_snapshot(&self) -> Result<rusqlite::Transaction<'_>> {
         self.connection
             .unchecked_transaction()
             .map_err(|source| self.error(source))

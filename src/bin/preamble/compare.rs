@@ -43,7 +43,8 @@ pub struct CompareArgs {
     #[arg(long)]
     pin_b: Option<String>,
     /// The constitution whose comparison questions judge B's finals against A's; B's when left
-    /// out. `--preference-rule` sets how it asks.
+    /// out. `--preference-rule` sets how it asks (and, with `--feedback`, how each side labels
+    /// its own finals against its initial answers).
     #[arg(long)]
     judge: Option<String>,
     /// How the judge asks.
@@ -273,6 +274,10 @@ pub struct ReportArgs {
     run_a: i64,
     /// Side B of a compare.
     run_b: Option<i64>,
+    /// The win rates from this stored compare of the two runs (its id as `preamble compare`
+    /// prints it); the newest one when left out.
+    #[arg(long, requires = "run_b")]
+    compare: Option<i64>,
     /// The report file: `.html` for a page, `.md` for Markdown.
     #[arg(long)]
     out: PathBuf,
@@ -300,6 +305,7 @@ pub fn report(args: ReportArgs, open_store: &dyn Fn() -> Result<Store>) -> Resul
         &store,
         args.run_a,
         args.run_b,
+        args.compare,
         jiff::Timestamp::now().as_millisecond(),
     )?;
     if args.run_b.is_some() && built.comparison.is_none() {
