@@ -508,86 +508,90 @@ impl Report {
         blocks
     }
 
-    fn categories(&self) -> Vec<Block> {
+    /// A table with a row per item of each run (`rows_of` gives a run's rows), led by a side
+    /// column when there are two runs; nothing when no run has a row.
+    fn per_run_table(
+        &self,
+        heading: &str,
+        columns: &[&str],
+        rows_of: impl Fn(&RunMetrics) -> Vec<Vec<Cell>>,
+    ) -> Vec<Block> {
+        let sides = self.runs.len() > 1;
         let mut rows = Vec::new();
         for (index, metrics) in self.metrics.iter().enumerate() {
-            for category in &metrics.categories {
-                let mut cells = Vec::new();
-                if self.runs.len() > 1 {
-                    cells.push(Cell::text(side_name(index)));
-                }
-                cells.push(Cell::text(
-                    category.label.map_or("unlabelled", PromptLabel::as_str),
-                ));
-                cells.push(Cell::text(category.category.clone()));
-                cells.push(Cell::rate(&category.refusals.any));
-                cells.push(Cell::rate(&category.refusals.full));
-                rows.push(cells);
+            for row in rows_of(metrics) {
+                let side = sides.then(|| Cell::text(side_name(index)));
+                rows.push(side.into_iter().chain(row).collect());
             }
         }
         if rows.is_empty() {
             return Vec::new();
         }
-        let mut header = Vec::new();
-        if self.runs.len() > 1 {
-            header.push("side".to_owned());
-        }
-        header.extend(
-            [
-                "label",
-                "category",
-                "refused (fully or partly)",
-                "fully refused",
-            ]
-            .map(str::to_owned),
-        );
+        let side = sides.then(|| "side".to_owned());
+        let header = side
+            .into_iter()
+            .chain(columns.iter().map(|column| (*column).to_owned()))
+            .collect();
         vec![
-            Block::Heading("Refusals per category".to_owned()),
+            Block::Heading(heading.to_owned()),
             Block::Table { header, rows },
         ]
     }
 
+    fn categories(&self) -> Vec<Block> {
+        self.per_run_table(
+            "Refusals per category",
+            &[
+                "label",
+                "category",
+                "refused (fully or partly)",
+                "fully refused",
+            ],
+            |metrics| {
+                metrics
+                    .categories
+                    .iter()
+                    .map(|category| {
+                        vec![
+                            Cell::text(category.label.map_or("unlabelled", PromptLabel::as_str)),
+                            Cell::text(category.category.clone()),
+                            Cell::rate(&category.refusals.any),
+                            Cell::rate(&category.refusals.full),
+                        ]
+                    })
+                    .collect()
+            },
+        )
+    }
+
     fn principles(&self) -> Vec<Block> {
-        let mut rows = Vec::new();
-        for (index, metrics) in self.metrics.iter().enumerate() {
-            for principle in &metrics.principles {
-                let mut cells = Vec::new();
-                if self.runs.len() > 1 {
-                    cells.push(Cell::text(side_name(index)));
-                }
-                cells.extend([
-                    Cell::text(principle.principle.clone()),
-                    Cell::text(principle.rounds.to_string()),
-                    Cell::rate(&principle.to_refusal),
-                    Cell::rate(&principle.to_compliance),
-                    Cell::rate(&principle.changed),
-                    Cell::rate(&principle.boilerplate),
-                ]);
-                rows.push(cells);
-            }
-        }
-        if rows.is_empty() {
-            return Vec::new();
-        }
-        let mut header = Vec::new();
-        if self.runs.len() > 1 {
-            header.push("side".to_owned());
-        }
-        header.extend(
-            [
+        self.per_run_table(
+            "What each principle's rounds did",
+            &[
                 "principle",
                 "rounds",
                 "→ refusal",
                 "→ compliance",
                 "changed the answer",
                 "boilerplate (of changing rounds)",
-            ]
-            .map(str::to_owned),
-        );
-        vec![
-            Block::Heading("What each principle's rounds did".to_owned()),
-            Block::Table { header, rows },
-        ]
+            ],
+            |metrics| {
+                metrics
+                    .principles
+                    .iter()
+                    .map(|principle| {
+                        vec![
+                            Cell::text(principle.principle.clone()),
+                            Cell::text(principle.rounds.to_string()),
+                            Cell::rate(&principle.to_refusal),
+                            Cell::rate(&principle.to_compliance),
+                            Cell::rate(&principle.changed),
+                            Cell::rate(&principle.boilerplate),
+                        ]
+                    })
+                    .collect()
+            },
+        )
     }
 
     fn changes(&self) -> Vec<Block> {
