@@ -7,7 +7,7 @@ const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;ma
 padding:0 1em;color:#1d1d1f}h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;\
 border-bottom:1px solid #ddd}table{border-collapse:collapse;margin:.5em 0}\
 td,th{border:1px solid #ddd;padding:.3em .5em;vertical-align:top;text-align:left;\
-white-space:pre-wrap;max-width:32em}th{background:#f4f4f6}details summary{cursor:pointer}\
+white-space:pre-wrap;overflow-wrap:anywhere;max-width:32em}th{background:#f4f4f6}details summary{cursor:pointer}\
 details div{font-size:.85em;color:#555}pre{background:#f4f4f6;padding:.8em;overflow:auto}\
 .chart{display:block;margin:.5em 0}.chart text{font-size:11px;fill:#333}\
 .chart .axis{font-size:12px}.frame{fill:none;stroke:#999}.grid{stroke:#e5e5ea}\

@@ -374,9 +374,13 @@ impl Report {
             .iter()
             .enumerate()
             .flat_map(|(index, metrics)| {
+                // Principles whose rounds flipped nothing are in the table, not the chart.
                 metrics
                     .principles
                     .iter()
+                    .filter(|principle| {
+                        principle.to_refusal.count + principle.to_compliance.count > 0
+                    })
                     .map(move |principle| svg::PrincipleBar {
                         label: if self.runs.len() == 1 {
                             principle.principle.clone()
@@ -400,7 +404,8 @@ impl Report {
         if !bars.is_empty() {
             blocks.push(Block::Paragraph(
                 "Per principle: its rounds that turned a compliant answer into a refusal, and \
-                 a refusal into compliance."
+                 a refusal into compliance (principles that flipped nothing are only in the \
+                 table below)."
                     .to_owned(),
             ));
             blocks.push(Block::Chart(svg::attribution(&bars)));
