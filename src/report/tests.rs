@@ -61,6 +61,18 @@ fn report() -> Report {
     }
 }
 
+/// The report of one run.
+fn single(run: StoredRun) -> Report {
+    let finished: Vec<PromptOutcome> = run.outcomes.iter().flatten().cloned().collect();
+    Report {
+        metrics: vec![RunMetrics::of(&finished)],
+        runs: vec![run],
+        pair: None,
+        comparison: None,
+        made: "2026-12-01T00:00:00Z".to_owned(),
+    }
+}
+
 #[test]
 fn html_reports_escape_every_text_and_load_nothing() {
     let page = html(&report());
@@ -136,15 +148,7 @@ fn a_prompt_id_cannot_break_out_of_a_chart_in_markdown() {
     for outcome in a.outcomes.iter_mut().flatten() {
         outcome.id = sneaky.to_owned();
     }
-    let finished: Vec<PromptOutcome> = a.outcomes.iter().flatten().cloned().collect();
-    let report = Report {
-        metrics: vec![RunMetrics::of(&finished)],
-        runs: vec![a],
-        pair: None,
-        comparison: None,
-        made: "2026-12-01T00:00:00Z".to_owned(),
-    };
-    let text = markdown(&report);
+    let text = markdown(&single(a));
     // Inside a chart (an HTML block, one element per line) it stays text; outside, escaped.
     let mut outside = String::new();
     for (index, piece) in text.split("<svg").enumerate() {
@@ -163,15 +167,7 @@ fn a_prompt_id_cannot_break_out_of_a_chart_in_markdown() {
 
 #[test]
 fn a_report_of_one_run_lists_its_benign_refusals() {
-    let a = run(1, "Solo", "I'm sorry, but I can't help with that.");
-    let finished: Vec<PromptOutcome> = a.outcomes.iter().flatten().cloned().collect();
-    let report = Report {
-        metrics: vec![RunMetrics::of(&finished)],
-        runs: vec![a],
-        pair: None,
-        comparison: None,
-        made: "2026-12-01T00:00:00Z".to_owned(),
-    };
+    let report = single(run(1, "Solo", "I'm sorry, but I can't help with that."));
     let blocks = report.blocks();
     assert!(blocks.contains(&Block::Heading("Benign prompts refused".to_owned())));
     assert!(!blocks.contains(&Block::Heading("Win rate of B over A".to_owned())));
