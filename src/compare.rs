@@ -305,12 +305,7 @@ pub fn reusable(
     spec: &RunSpec,
     worker: &mut WarmWorker,
 ) -> Result<Option<i64>, RunError> {
-    let sha256 = worker
-        .model_sha256()
-        .map_err(|source| RunError::ModelUnreadable {
-            path: worker.model_path().to_owned(),
-            source,
-        })?;
+    let sha256 = runs::model_sha256(worker)?;
     let device = worker.get()?.info().device.clone();
     let hash = content_hash(&spec.constitution);
     let system_prompt = PreviewJob {

@@ -232,7 +232,7 @@ fn backend_of(device: &str) -> String {
 }
 
 /// RFC 3339 (UTC) of milliseconds since the Unix epoch.
-fn rfc3339(ms: i64) -> String {
+pub(crate) fn rfc3339(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |at| at.to_string())
 }
 

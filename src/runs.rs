@@ -474,7 +474,8 @@ pub fn resume_job(stored: &StoredRun) -> PreviewJob {
     }
 }
 
-fn model_sha256(worker: &mut WarmWorker) -> Result<String, RunError> {
+/// The sha256 of the worker's model file, as runs record it.
+pub fn model_sha256(worker: &mut WarmWorker) -> Result<String, RunError> {
     worker
         .model_sha256()
         .map_err(|source| RunError::ModelUnreadable {

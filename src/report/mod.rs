@@ -100,8 +100,7 @@ pub fn build(
     comparison: Option<i64>,
     now_ms: i64,
 ) -> Result<Report, StoreError> {
-    let made = jiff::Timestamp::from_millisecond(now_ms)
-        .map_or_else(|_| now_ms.to_string(), |at| at.to_string());
+    let made = dataset::rfc3339(now_ms);
     let run_a = store.run(a)?;
     Ok(match b {
         None => {

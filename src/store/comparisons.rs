@@ -6,6 +6,7 @@
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+use super::runs::to_json;
 use super::{Result, Store, StoreError, now_ms, sqlite_error};
 use crate::feedback::{FeedbackMode, FeedbackRule, Preference};
 use crate::metrics::PairLabel;
@@ -61,10 +62,6 @@ struct StoredLabel {
     preference: Option<Preference>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     error: Option<String>,
-}
-
-fn to_json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
 }
 
 impl Store {

@@ -49,7 +49,7 @@ pub fn attribute(args: AttributeArgs, open_store: &dyn Fn() -> Result<Store>) ->
         .settings
         .config(&source.constitution, RuleArg::Tiered)?;
     let spec = AblationSpec {
-        constitution_ref: source.version.as_ref().map(|_| source.label.clone()),
+        constitution_ref: source.stored_reference(),
         constitution: source.constitution,
         prompts,
         config,

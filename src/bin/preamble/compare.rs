@@ -59,10 +59,6 @@ pub struct CompareArgs {
     json: bool,
 }
 
-fn stored_reference(source: &Source) -> Option<String> {
-    source.version.as_ref().map(|_| source.label.clone())
-}
-
 pub fn compare(args: CompareArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<ExitCode> {
     let mut store = open_store()?;
     let mut prompts = prompt_set::load(&args.prompts)?;
@@ -79,7 +75,7 @@ pub fn compare(args: CompareArgs, open_store: &dyn Fn() -> Result<Store>) -> Res
         }
         let spec = RunSpec {
             constitution: source.constitution.clone(),
-            constitution_ref: stored_reference(&source),
+            constitution_ref: source.stored_reference(),
             prompts: prompts.clone(),
             config,
             initial_from: None,
@@ -99,7 +95,7 @@ pub fn compare(args: CompareArgs, open_store: &dyn Fn() -> Result<Store>) -> Res
             rule: b.config.feedback_rule,
             seed: b.config.seed,
         },
-        constitution_ref: stored_reference(&judge_source),
+        constitution_ref: judge_source.stored_reference(),
         constitution: judge_source.constitution,
         parallel: b.config.parallel,
     };

@@ -612,6 +612,11 @@ struct Source {
 }
 
 impl Source {
+    /// `slug@vN` when the constitution came from the store (a run records it).
+    fn stored_reference(&self) -> Option<String> {
+        self.version.as_ref().map(|_| self.label.clone())
+    }
+
     fn provenance(&self) -> Provenance {
         Provenance::labelled(
             &self.label,

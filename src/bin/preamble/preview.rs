@@ -19,7 +19,7 @@ use preamble::runs::{self, Progress, RunError, RunEvent, RunSpec};
 use preamble::store::{RunStatus, Store, format_time};
 use preamble::worker::{BenchJob, Job, JobResult, JudgeJob, WarmWorker, WorkerCommand};
 
-use crate::{ModelArgs, Source, load_source};
+use crate::{ModelArgs, load_source};
 
 #[derive(clap::Args)]
 pub struct PreviewArgs {
@@ -298,7 +298,7 @@ pub fn preview(args: PreviewArgs, open_store: &dyn Fn() -> Result<Store>) -> Res
             }
             let spec = RunSpec {
                 config,
-                constitution_ref: stored_reference(&source),
+                constitution_ref: source.stored_reference(),
                 constitution: source.constitution,
                 prompts,
                 initial_from: None,
@@ -466,10 +466,6 @@ pub fn show_progress(progress: &mut Option<ProgressLine>, event: &RunEvent) {
 }
 
 /// `slug@vN` for a constitution read from the store.
-fn stored_reference(source: &Source) -> Option<String> {
-    source.version.as_ref().map(|_| source.label.clone())
-}
-
 /// Refusal rates by prompt label: over-refusal on benign prompts, refusal on harmful ones.
 fn refusal_summary<'a>(outcomes: impl Iterator<Item = &'a PromptOutcome>) -> String {
     let mut counts = std::collections::BTreeMap::<&str, [usize; 3]>::new();
