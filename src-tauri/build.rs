@@ -28,6 +28,8 @@ const COMMANDS: &[&str] = &[
     "choose_save_file",
     "model_status",
     "start_model",
+    "watch_launches",
+    "log_ui_error",
 ];
 
 fn main() {

@@ -41,6 +41,7 @@ pub const MAX_SIMILARITY_PAIRS: usize = 65_536;
 
 /// Everything that changed from one version of a constitution to another.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct ConstitutionDiff {
     /// Counts of the changes below.
     pub summary: DiffSummary,
@@ -68,6 +69,7 @@ impl ConstitutionDiff {
 /// How many changes of each kind a diff holds. A principle that was renamed, moved and edited
 /// counts once under each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct DiffSummary {
     pub added: usize,
     pub removed: usize,
@@ -85,6 +87,7 @@ pub struct DiffSummary {
 
 /// A field whose value changed, as text, with a word-level diff of the two values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct FieldChange {
     /// The field's name in the file format, e.g. `statement` or `preview.rounds`.
     pub field: String,
@@ -97,6 +100,7 @@ pub struct FieldChange {
 
 /// A run of text in a word-level diff.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct InlineSpan {
     pub kind: SpanKind,
     pub text: String,
@@ -104,6 +108,7 @@ pub struct InlineSpan {
 
 /// Whether a span of a word-level diff is in both texts, only the new one or only the old one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum SpanKind {
     Equal,
@@ -113,6 +118,7 @@ pub enum SpanKind {
 
 /// Where a principle is: its tier and its 1-based priority in that tier.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct Position {
     pub tier_id: String,
     pub tier_name: String,
@@ -128,6 +134,7 @@ impl fmt::Display for Position {
 
 /// A principle's old and new position.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct Move {
     pub from: Position,
     pub to: Position,
@@ -135,6 +142,7 @@ pub struct Move {
 
 /// A tier's or example's old and new 1-based position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct Reorder {
     pub from: usize,
     pub to: usize,
@@ -142,6 +150,7 @@ pub struct Reorder {
 
 /// A change to a tier.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TierChange {
     /// A tier only the new version has, at its 1-based `position`.
@@ -172,6 +181,7 @@ pub enum TierChange {
 
 /// A change to a principle.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PrincipleChange {
     /// A principle only the new version has.
@@ -197,6 +207,7 @@ pub enum PrincipleChange {
 
 /// A change to a few-shot example.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ExampleChange {
     /// An example only the new version has, at its 1-based `position`.

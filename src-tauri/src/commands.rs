@@ -22,7 +22,8 @@ use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri_plugin_dialog::DialogExt;
 
-use crate::error::CommandError;
+use crate::chosen::{self, ChosenFile, ChosenFiles, Purpose};
+use crate::error::{CommandError, ErrorCode};
 use crate::settings::{Settings, Theme};
 
 /// What the commands share.
@@ -35,6 +36,8 @@ pub struct AppState {
     /// The default model's worker process, once something needed the model.
     worker: Arc<Mutex<Option<WarmWorker>>>,
     close: CloseWatch,
+    chosen: Arc<ChosenFiles>,
+    launches: Mutex<Launches>,
 }
 
 /// How closing the window waits for the editor to save: the window announces a close request
@@ -59,7 +62,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, CommandError> {
     tauri::async_runtime::spawn_blocking(work)
         .await
-        .map_err(|error| CommandError::new("internal", error.to_string()))?
+        .map_err(|error| CommandError::new(ErrorCode::Internal, error.to_string()))?
 }
 
 fn update_settings(
@@ -77,7 +80,7 @@ fn update_settings(
 }
 
 /// Locks `mutex`, also after a panic on another thread (the data is plain values).
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -97,6 +100,8 @@ impl AppState {
             settings: Arc::new(Mutex::new(settings)),
             worker: Arc::default(),
             close: CloseWatch::default(),
+            chosen: Arc::default(),
+            launches: Mutex::default(),
         }
     }
 
@@ -210,7 +215,7 @@ impl AppState {
 }
 
 /// What the window needs to start: which constitution to open and how to look.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct Startup {
     /// The constitution to open: the file the app was started with (imported into the library),
     /// else the one open when the app last closed, if it still exists.
@@ -218,63 +223,123 @@ pub struct Startup {
     /// Something the user should know about how `open` was chosen.
     pub notice: Option<String>,
     pub theme: Theme,
-    /// Where exports are suggested to go.
-    pub export_folder: PathBuf,
 }
 
-/// Chooses the constitution to open; on first call, brings in the file the app was started with.
+/// Chooses the constitution to open; brings in the file the app was started with.
 #[tauri::command]
 pub async fn startup(state: tauri::State<'_, AppState>) -> Result<Startup, CommandError> {
     let settings = state.settings();
-    let opened_with = state.opened_with.clone();
-    let last_open = settings.last_open.clone();
-    let imported = opened_with
-        .as_ref()
-        .and_then(|file| settings.imports.get(&*file.to_string_lossy()).cloned());
-    // The file is read before the store is taken (a slow or huge file holds up no one).
-    let read = match opened_with {
-        Some(file) => Some(
-            blocking(move || {
-                Ok((
-                    interchange::import_file(&file, None).map_err(CommandError::from),
-                    file,
-                ))
-            })
-            .await?,
-        ),
-        None => None,
+    let (open, notice) = match state.opened_with.clone() {
+        Some(file) => state.bring_in(file).await?,
+        None => {
+            let last_open = settings.last_open.clone();
+            let open = state
+                .with_store(move |store| {
+                    let listed = store.list()?;
+                    Ok(last_open.filter(|slug| listed.iter().any(|l| &l.slug == slug)))
+                })
+                .await?;
+            (open, None)
+        }
     };
-    let (open, notice) = state
-        .with_store(move |store| {
-            let listed = store.list()?;
-            let exists = |slug: &String| listed.iter().any(|l| &l.slug == slug);
-            match read {
-                // Opened with this file before: its library copy, as the user left it.
-                Some(_) if imported.as_ref().is_some_and(exists) => Ok((imported, None)),
-                Some((Ok(constitution), file)) => match open_file(store, &constitution, &file) {
-                    Ok((slug, notice)) => Ok((Some(slug), notice)),
+    Ok(Startup {
+        open,
+        notice,
+        theme: settings.theme,
+    })
+}
+
+impl AppState {
+    /// The library constitution for `file`, a constitution file the app was started (or
+    /// launched again) with: its library copy as the user left it when it was brought in
+    /// before, else imported now (with a notice). A file that does not import is a notice, not
+    /// an error: the app still opens.
+    pub async fn bring_in(
+        &self,
+        file: PathBuf,
+    ) -> Result<(Option<String>, Option<String>), CommandError> {
+        let imported = self
+            .settings()
+            .imports
+            .get(&*file.to_string_lossy())
+            .cloned();
+        // The file is read before the store is taken (a slow or huge file holds up no one).
+        let read = {
+            let file = file.clone();
+            blocking(move || Ok(interchange::import_file(&file, None).map_err(CommandError::from)))
+                .await?
+        };
+        let (open, notice) = {
+            let file = file.clone();
+            self.with_store(move |store| {
+                let listed = store.list()?;
+                let exists = |slug: &String| listed.iter().any(|l| &l.slug == slug);
+                match read {
+                    // Brought in before: its library copy, as the user left it.
+                    _ if imported.as_ref().is_some_and(exists) => Ok((imported, None)),
+                    Ok(constitution) => match open_file(store, &constitution, &file) {
+                        Ok((slug, notice)) => Ok((Some(slug), notice)),
+                        Err(error) => Ok((None, Some(error.message))),
+                    },
                     Err(error) => Ok((None, Some(error.message))),
-                },
-                Some((Err(error), _)) => Ok((None, Some(error.message))),
-                None => Ok((last_open.filter(exists), None)),
-            }
-        })
-        .await?;
-    if let (Some(file), Some(slug)) = (state.opened_with.clone(), open.clone()) {
-        state
-            .update_settings_off_runtime(move |settings| {
+                }
+            })
+            .await?
+        };
+        if let Some(slug) = open.clone() {
+            self.update_settings_off_runtime(move |settings| {
                 settings
                     .imports
                     .insert(file.to_string_lossy().into_owned(), slug);
             })
             .await?;
+        }
+        Ok((open, notice))
     }
-    Ok(Startup {
-        open,
-        notice,
-        theme: settings.theme,
-        export_folder: export_folder(),
-    })
+
+    /// Hands a later launch's file to the window (now, or once it watches for launches).
+    pub fn launched(&self, launch: Launch) {
+        let mut launches = lock(&self.launches);
+        match launches.channel.as_ref() {
+            Some(channel) if channel.send(launch.clone()).is_ok() => {}
+            _ => launches.pending.push(launch),
+        }
+    }
+}
+
+/// What a later launch of the app asks the window to open.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct Launch {
+    /// The constitution to open, when the launch named a file that imported.
+    pub open: Option<String>,
+    /// What the user should know, e.g. that the file was imported, or why it was not.
+    pub notice: Option<String>,
+}
+
+/// The window's channel for later launches, and the launches that came before it had one.
+#[derive(Default)]
+struct Launches {
+    channel: Option<Channel<Launch>>,
+    pending: Vec<Launch>,
+}
+
+/// Registers the channel on which the window hears of later launches of the app (which hand
+/// their file over and exit, see `instance.rs`); launches that came before are sent at once.
+#[tauri::command]
+pub fn watch_launches(state: tauri::State<'_, AppState>, on_launch: Channel<Launch>) {
+    let mut launches = lock(&state.launches);
+    for launch in std::mem::take(&mut launches.pending) {
+        let _ = on_launch.send(launch);
+    }
+    launches.channel = Some(on_launch);
+}
+
+/// Writes an error the page caught (an uncaught exception, a rejected promise) to the app's log.
+#[tauri::command]
+pub fn log_ui_error(message: String, place: Option<String>) {
+    const MAX: usize = 4000;
+    let message: String = message.chars().take(MAX).collect();
+    tracing::error!(%message, place = place.as_deref().unwrap_or(""), "UI error");
 }
 
 /// The library's constitution for `file`, read already ([`Store::import`]'s rule): a notice
@@ -332,7 +397,7 @@ pub fn watch_close(state: tauri::State<'_, AppState>, on_close: Channel<String>)
 pub fn close_window(window: tauri::Window) -> Result<(), CommandError> {
     window
         .destroy()
-        .map_err(|error| CommandError::new("internal", error.to_string()))
+        .map_err(|error| CommandError::new(ErrorCode::Internal, error.to_string()))
 }
 
 /// The UI has heard the close request and is saving: no fallback close.
@@ -342,7 +407,7 @@ pub fn acknowledge_close(state: tauri::State<'_, AppState>) {
 }
 
 /// The library: constitutions and the trash.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct Library {
     pub constitutions: Vec<Listing>,
     pub deleted: Vec<Listing>,
@@ -361,7 +426,7 @@ pub async fn library(state: tauri::State<'_, AppState>) -> Result<Library, Comma
 }
 
 /// `text` trimmed, or the error `code` with `message` when nothing is left.
-fn required(text: &str, code: &'static str, message: &str) -> Result<String, CommandError> {
+fn required(text: &str, code: ErrorCode, message: &str) -> Result<String, CommandError> {
     match text.trim() {
         "" => Err(CommandError::new(code, message)),
         trimmed => Ok(trimmed.to_owned()),
@@ -374,7 +439,11 @@ pub async fn create_constitution(
     state: tauri::State<'_, AppState>,
     name: String,
 ) -> Result<String, CommandError> {
-    let name = required(&name, "invalid_name", "give the constitution a name")?;
+    let name = required(
+        &name,
+        ErrorCode::InvalidName,
+        "give the constitution a name",
+    )?;
     state
         .with_store(move |store| {
             let slug = store.free_slug(&slug_or(&name, "constitution"))?;
@@ -384,12 +453,14 @@ pub async fn create_constitution(
         .await
 }
 
-/// Imports a constitution file in any importable format as a new constitution; returns its id.
+/// Imports `file` (a handle from [`choose_import_file`]), in any importable format, as a new
+/// constitution; returns its id.
 #[tauri::command]
 pub async fn import_constitution(
     state: tauri::State<'_, AppState>,
-    path: PathBuf,
+    file: String,
 ) -> Result<String, CommandError> {
+    let path = state.chosen.path(&file, Purpose::Open)?;
     // The file is read before the store is taken: a slow or huge file holds up no one.
     let (constitution, path) =
         blocking(move || Ok((interchange::import_file(&path, None)?, path))).await?;
@@ -399,7 +470,7 @@ pub async fn import_constitution(
 }
 
 /// A file format as the export menu lists it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct FormatInfo {
     pub name: &'static str,
     pub description: &'static str,
@@ -420,22 +491,22 @@ pub fn formats() -> Vec<FormatInfo> {
         .collect()
 }
 
-/// Writes `reference` (`draft`, a version number or a tag) of `slug` to `path` in `format`,
-/// replacing an existing file only when `overwrite`.
+/// Writes `reference` (`draft`, a version number or a tag) of `slug` in `format` to `file`, a
+/// handle from [`choose_save_file`].
 #[tauri::command]
 pub async fn export_constitution(
     state: tauri::State<'_, AppState>,
     slug: String,
     reference: String,
     format: String,
-    path: PathBuf,
-    overwrite: bool,
+    file: String,
 ) -> Result<(), CommandError> {
     let format: Format = format
         .parse()
         .map_err(|error: interchange::UnknownFormat| {
-            CommandError::new("unknown_format", error.to_string())
+            CommandError::new(ErrorCode::UnknownFormat, error.to_string())
         })?;
+    let path = state.chosen.path(&file, Purpose::Save)?;
     state
         .with_store(move |store| {
             let resolved = resolve(store, &slug, &reference)?;
@@ -445,19 +516,16 @@ pub async fn export_constitution(
                 &resolved.constitution,
             );
             let text = interchange::export_any(&resolved.constitution, format, &provenance)?;
-            write_file(&path, &text, overwrite)
+            write_chosen(&path, &text)
         })
         .await
 }
 
-/// Writes `text` to `path` by the core's rule ([`files::write`]); an existing file is
-/// replaced only when `overwrite`, else the error has the code `file_exists` so the UI can ask.
-fn write_file(path: &Path, text: &str, overwrite: bool) -> Result<(), CommandError> {
-    Ok(files::write(
-        path,
-        text.as_bytes(),
-        files::Replace::when(overwrite),
-    )?)
+/// Writes `text` to `path`, a file the user chose in a save dialog, by the core's rule
+/// ([`files::write`]: atomically, keeping the file's permissions, refusing a symbolic link). It
+/// replaces a file that is there: the save dialog asked the user already.
+fn write_chosen(path: &Path, text: &str) -> Result<(), CommandError> {
+    Ok(files::write(path, text.as_bytes(), files::Replace::Allow)?)
 }
 
 fn resolve(store: &Store, slug: &str, reference: &str) -> Result<Resolved, CommandError> {
@@ -472,7 +540,7 @@ pub async fn fork_constitution(
     slug: String,
     new_name: String,
 ) -> Result<String, CommandError> {
-    let new_name = required(&new_name, "invalid_name", "give the fork a name")?;
+    let new_name = required(&new_name, ErrorCode::InvalidName, "give the fork a name")?;
     state
         .with_store(move |store| {
             let new_slug = store.free_slug(&slug_or(&new_name, &format!("{slug}-fork")))?;
@@ -509,7 +577,8 @@ pub async fn restore_constitution(
 /// A problem the core's validation found, at a field path such as
 /// `tiers[0].principles[2].title`, with the ids of the tier and principle it is in (indices go
 /// stale as soon as the user reorders; ids do not).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
+#[ts(rename = "Problem")]
 pub struct ProblemView {
     pub field: String,
     pub message: String,
@@ -550,7 +619,7 @@ fn problems(constitution: &Constitution) -> Vec<ProblemView> {
 }
 
 /// A draft as the editor opens it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct DraftView {
     pub slug: String,
     pub constitution: Constitution,
@@ -559,7 +628,7 @@ pub struct DraftView {
 
 /// Where a draft stands after a save: its status against its history, and what validation
 /// finds in it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct DraftState {
     #[serde(flatten)]
     pub status: DraftStatus,
@@ -629,7 +698,7 @@ pub async fn commit_draft(
 ) -> Result<VersionInfo, CommandError> {
     let message = required(
         &message,
-        "empty_message",
+        ErrorCode::EmptyMessage,
         "describe the change in a commit message",
     )?;
     state
@@ -684,7 +753,7 @@ pub async fn tag_version(
 }
 
 /// The diff of two revisions (`draft`, a version number or a tag) of one constitution.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct DiffView {
     pub old_label: String,
     pub new_label: String,
@@ -713,64 +782,81 @@ pub async fn diff_revisions(
         .await
 }
 
-/// Writes the Markdown change report of a diff to `path`, replacing an existing file only when
-/// `overwrite`.
+/// Writes the Markdown change report of a diff to `file`, a handle from [`choose_save_file`].
 #[tauri::command]
 pub async fn export_diff_markdown(
     state: tauri::State<'_, AppState>,
     slug: String,
     old: String,
     new: String,
-    path: PathBuf,
-    overwrite: bool,
+    file: String,
 ) -> Result<(), CommandError> {
+    let path = state.chosen.path(&file, Purpose::Save)?;
     state
         .with_store(move |store| {
             let view = diff_of(store, &slug, &old, &new)?;
             let report = diff::render_markdown(&view.diff, &view.old_label, &view.new_label);
-            write_file(&path, &report, overwrite)
+            write_chosen(&path, &report)
         })
         .await
 }
 
-/// Asks the user for a constitution file to import; `None` when they cancel.
+/// Asks the user, in a dialog on the main window, for a constitution file to import; `None`
+/// when they cancel.
 #[tauri::command]
-pub async fn choose_import_file(app: tauri::AppHandle) -> Result<Option<PathBuf>, CommandError> {
+pub async fn choose_import_file(
+    state: tauri::State<'_, AppState>,
+    window: tauri::Window,
+) -> Result<Option<ChosenFile>, CommandError> {
+    let chosen = Arc::clone(&state.chosen);
     blocking(move || {
-        let chosen = app
-            .dialog()
-            .file()
-            .set_title("Import a constitution")
-            .add_filter("Constitutions (TOML, JSON)", &["toml", "json"])
-            .blocking_pick_file();
-        Ok(chosen.and_then(|file| file.into_path().ok()))
+        let path = chosen::scripted_answer().unwrap_or_else(|| {
+            window
+                .dialog()
+                .file()
+                .set_parent(&window)
+                .set_title("Import a constitution")
+                .add_filter("Constitutions (TOML, JSON)", &["toml", "json"])
+                .blocking_pick_file()
+                .and_then(|file| file.into_path().ok())
+        });
+        Ok(path.map(|path| chosen.keep(path, Purpose::Open)))
     })
     .await
 }
 
-/// Asks the user where to save an export, suggesting `suggested` (a path); `None` on cancel.
+/// Asks the user, in a dialog on the main window, where to save an export, suggesting the file
+/// name `suggested` in the export folder; `None` when they cancel. The dialog asks before it
+/// lets them pick a file that exists.
 #[tauri::command]
 pub async fn choose_save_file(
-    app: tauri::AppHandle,
-    suggested: PathBuf,
-) -> Result<Option<PathBuf>, CommandError> {
+    state: tauri::State<'_, AppState>,
+    window: tauri::Window,
+    suggested: String,
+) -> Result<Option<ChosenFile>, CommandError> {
+    let chosen = Arc::clone(&state.chosen);
     blocking(move || {
-        let mut dialog = app.dialog().file().set_title("Export");
-        if let Some(folder) = suggested.parent() {
-            dialog = dialog.set_directory(folder);
-        }
-        if let Some(name) = suggested.file_name() {
-            dialog = dialog.set_file_name(name.to_string_lossy());
-        }
-        Ok(dialog
-            .blocking_save_file()
-            .and_then(|file| file.into_path().ok()))
+        let path = chosen::scripted_answer().unwrap_or_else(|| {
+            let mut dialog = window
+                .dialog()
+                .file()
+                .set_parent(&window)
+                .set_title("Export")
+                .set_directory(export_folder());
+            if let Some(name) = chosen::suggested_name(&suggested) {
+                dialog = dialog.set_file_name(name);
+            }
+            dialog
+                .blocking_save_file()
+                .and_then(|file| file.into_path().ok())
+        });
+        Ok(path.map(|path| chosen.keep(path, Purpose::Save)))
     })
     .await
 }
 
 /// What the status bar shows of the model, without loading it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct ModelStatus {
     /// The model as its worker process last described it, this session or an earlier one.
     pub info: Option<ModelInfo>,
@@ -830,17 +916,24 @@ mod tests {
     }
 
     #[test]
-    fn exports_replace_a_file_only_when_told() {
+    fn exports_keep_permissions_and_refuse_links() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.md");
-        write_file(&path, "first", false).unwrap();
-        let error = write_file(&path, "second", false).unwrap_err();
-        assert_eq!(error.code, "file_exists");
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "first");
-        write_file(&path, "third", true).unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "third");
-        let error = write_file(&dir.path().join("missing/out.md"), "x", true).unwrap_err();
-        assert_eq!(error.code, "io");
+        write_chosen(&path, "first").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_chosen(&path, "second").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "second");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o640);
+        // A link is refused, and what it points to is left alone.
+        let link = dir.path().join("bashrc");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        let error = write_chosen(&link, "echo owned").unwrap_err();
+        assert_eq!(error.code, ErrorCode::SymlinkRefused);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "second");
+        let error = write_chosen(&dir.path().join("missing/out.md"), "x").unwrap_err();
+        assert_eq!(error.code, ErrorCode::Io);
     }
 
     #[test]

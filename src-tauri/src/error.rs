@@ -1,51 +1,133 @@
-//! The one error type every command returns: `{code, message}`, which the UI branches on.
+//! The one error type every command returns, `{code, message}`, and the closed set of codes the
+//! UI branches on.
+//!
+//! Invariants: every core error maps to a code by an exhaustive `match` (no catch-all arm), so a
+//! new core error fails to compile here until someone decides what the UI should make of it; the
+//! TypeScript mirror of [`ErrorCode`] is generated (`ui/src/lib/wire.ts`, see `wire.rs`) and a
+//! test fails when it is stale; every failure is logged once, where it leaves for the page
+//! ([`From<CommandError> for InvokeError`]).
 
 use preamble::constitution::LoadError;
 use preamble::data_dir::NoDataDir;
 use preamble::engine::EngineError;
+use preamble::files::WriteError;
 use preamble::interchange::ExportError;
 use preamble::store::StoreError;
 use preamble::worker::WorkerError;
 use serde::Serialize;
+use tauri::ipc::InvokeError;
 
-/// A command's failure as the UI receives it. `code` is stable and machine-readable; `message`
-/// is for people and names the file, line and field, or the model, at fault.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
-#[error("{code}: {message}")]
+/// What went wrong, for the UI to branch on. Stable: the UI's code names these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Reading or writing a file failed.
+    Io,
+    /// An export would replace a file the user did not agree to replace.
+    FileExists,
+    /// An export's target is a symbolic link.
+    SymlinkRefused,
+    /// A file handle the shell did not hand out (or handed out for the other purpose).
+    UnknownFile,
+    UnknownFormat,
+    /// A constitution file or document that does not validate.
+    InvalidConstitution,
+    ExportFailed,
+    UnknownConstitution,
+    ConstitutionExists,
+    NotDeleted,
+    UnknownVersion,
+    NoVersions,
+    InvalidName,
+    EmptyMessage,
+    NothingToCommit,
+    InvalidDraft,
+    UncommittedDraft,
+    /// The draft changed elsewhere since the editor loaded it.
+    DraftChanged,
+    /// Stored content that does not decode.
+    StoreDamaged,
+    /// The store was written by a newer Preamble.
+    StoreTooNew,
+    /// The store's database or folder failed.
+    Store,
+    UnknownRun,
+    RunBusy,
+    RunCompleted,
+    UnknownComparison,
+    ModelMissing,
+    ModelInvalid,
+    /// The model failed while it worked (or its worker process did).
+    Engine,
+    Cancelled,
+    NoDataDir,
+    /// A bug in the app: a panicked task, a window that would not close.
+    Internal,
+}
+
+/// A command's failure as the UI receives it. `message` is for people and names the file, line
+/// and field, or the model, at fault.
+#[derive(Debug, Clone, PartialEq, Eq, ts_rs::TS, thiserror::Error)]
+#[error("{code:?}: {message}")]
 pub struct CommandError {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl CommandError {
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
         }
+    }
+
+    fn of(code: ErrorCode, error: &impl std::fmt::Display) -> Self {
+        Self::new(code, error.to_string())
+    }
+}
+
+/// The one place a command's failure leaves for the page, so the one place it is logged.
+/// (`CommandError` is deliberately not `Serialize`: Tauri would then convert it without us.)
+impl From<CommandError> for InvokeError {
+    fn from(error: CommandError) -> Self {
+        tracing::warn!(code = ?error.code, message = %error.message, "command failed");
+        InvokeError::from(serde_json::json!({"code": error.code, "message": error.message}))
     }
 }
 
 impl From<LoadError> for CommandError {
     fn from(error: LoadError) -> Self {
         let code = match error {
-            LoadError::Io { .. } => "io",
-            LoadError::Invalid(_) => "invalid_constitution",
+            LoadError::Io { .. } => ErrorCode::Io,
+            LoadError::Invalid(_) => ErrorCode::InvalidConstitution,
         };
-        Self::new(code, error.to_string())
+        Self::of(code, &error)
     }
 }
 
 impl From<EngineError> for CommandError {
     fn from(error: EngineError) -> Self {
+        use EngineError as E;
         let code = match error {
-            EngineError::ModelMissing { .. } => "model_missing",
-            EngineError::ModelUnreadable { .. }
-            | EngineError::NotGguf { .. }
-            | EngineError::LoadFailed { .. } => "model_invalid",
-            _ => "engine",
+            E::ModelMissing { .. } => ErrorCode::ModelMissing,
+            E::ModelUnreadable { .. }
+            | E::NotGguf { .. }
+            | E::LoadFailed { .. }
+            | E::NoChatTemplate { .. }
+            | E::UnsupportedChatTemplate { .. } => ErrorCode::ModelInvalid,
+            E::Cancelled => ErrorCode::Cancelled,
+            E::Backend(_)
+            | E::NulInMessage
+            | E::ConversationTooLong { .. }
+            | E::SharedPrefixTooLong { .. }
+            | E::InvalidTurn(_)
+            | E::EngineStopped
+            | E::JobPanicked
+            | E::Context { .. }
+            | E::Decode(_) => ErrorCode::Engine,
         };
-        Self::new(code, error.to_string())
+        Self::of(code, &error)
     }
 }
 
@@ -53,59 +135,70 @@ impl From<WorkerError> for CommandError {
     fn from(error: WorkerError) -> Self {
         match error {
             WorkerError::Model(error) => error.into(),
-            WorkerError::LoadFailed(message) => Self::new("model_invalid", message),
-            error => Self::new("engine", error.to_string()),
+            WorkerError::LoadFailed(message) => Self::new(ErrorCode::ModelInvalid, message),
+            WorkerError::Cancelled => Self::of(ErrorCode::Cancelled, &error),
+            WorkerError::Spawn { .. }
+            | WorkerError::Job(_)
+            | WorkerError::Died(_)
+            | WorkerError::Protocol(_) => Self::of(ErrorCode::Engine, &error),
         }
     }
 }
 
 impl From<StoreError> for CommandError {
     fn from(error: StoreError) -> Self {
+        use StoreError as S;
         let code = match error {
-            StoreError::UnknownConstitution(_) => "unknown_constitution",
-            StoreError::ConstitutionExists(_) | StoreError::DeletedConstitutionExists(_) => {
-                "constitution_exists"
+            S::Sqlite { .. } | S::Folder { .. } => ErrorCode::Store,
+            S::NewerSchema { .. } => ErrorCode::StoreTooNew,
+            S::Corrupt { .. } | S::CorruptRun { .. } => ErrorCode::StoreDamaged,
+            S::UnknownConstitution(_) => ErrorCode::UnknownConstitution,
+            S::ConstitutionExists(_) | S::DeletedConstitutionExists(_) => {
+                ErrorCode::ConstitutionExists
             }
-            StoreError::NotDeleted(_) => "not_deleted",
-            StoreError::UnknownVersion { .. } | StoreError::UnknownReference { .. } => {
-                "unknown_version"
+            S::NotDeleted(_) => ErrorCode::NotDeleted,
+            S::UnknownVersion { .. } | S::UnknownReference { .. } => ErrorCode::UnknownVersion,
+            S::NoVersions { .. } => ErrorCode::NoVersions,
+            S::InvalidName { .. } => ErrorCode::InvalidName,
+            S::NothingToCommit { .. } => ErrorCode::NothingToCommit,
+            S::InvalidDraft { .. } => ErrorCode::InvalidDraft,
+            S::UncommittedDraft { .. } => ErrorCode::UncommittedDraft,
+            S::DraftChanged { .. } => ErrorCode::DraftChanged,
+            S::UnknownRun(_) => ErrorCode::UnknownRun,
+            S::RunBusy { .. } => ErrorCode::RunBusy,
+            S::RunCompleted(_) => ErrorCode::RunCompleted,
+            S::UnknownComparison(_) | S::ComparisonOfOtherRuns { .. } => {
+                ErrorCode::UnknownComparison
             }
-            StoreError::NoVersions { .. } => "no_versions",
-            StoreError::InvalidName { .. } => "invalid_name",
-            StoreError::NothingToCommit { .. } => "nothing_to_commit",
-            StoreError::InvalidDraft { .. } => "invalid_draft",
-            StoreError::UncommittedDraft { .. } => "uncommitted_draft",
-            StoreError::DraftChanged { .. } => "draft_changed",
-            _ => "store",
         };
-        Self::new(code, error.to_string())
+        Self::of(code, &error)
     }
 }
 
 impl From<ExportError> for CommandError {
     fn from(error: ExportError) -> Self {
         let code = match error {
-            ExportError::Invalid(_) => "invalid_constitution",
-            _ => "export_failed",
+            ExportError::Invalid(_) => ErrorCode::InvalidConstitution,
+            ExportError::TomlHasItsOwnWriter | ExportError::Json(_) => ErrorCode::ExportFailed,
         };
-        Self::new(code, error.to_string())
+        Self::of(code, &error)
     }
 }
 
-impl From<preamble::files::WriteError> for CommandError {
-    fn from(error: preamble::files::WriteError) -> Self {
+impl From<WriteError> for CommandError {
+    fn from(error: WriteError) -> Self {
         let code = match error {
-            preamble::files::WriteError::Exists(_) => "file_exists",
-            preamble::files::WriteError::Link(_) => "symlink_refused",
-            preamble::files::WriteError::Io { .. } => "io",
+            WriteError::Exists(_) => ErrorCode::FileExists,
+            WriteError::Link(_) => ErrorCode::SymlinkRefused,
+            WriteError::Io { .. } => ErrorCode::Io,
         };
-        Self::new(code, error.to_string())
+        Self::of(code, &error)
     }
 }
 
 impl From<NoDataDir> for CommandError {
     fn from(error: NoDataDir) -> Self {
-        Self::new("no_data_dir", error.to_string())
+        Self::of(ErrorCode::NoDataDir, &error)
     }
 }
 
@@ -115,13 +208,14 @@ mod tests {
     use std::path::PathBuf;
 
     #[test]
-    fn serializes_as_code_and_message() {
+    fn reaches_the_page_as_code_and_message() {
         let error = CommandError::from(EngineError::ModelMissing {
             path: PathBuf::from("/m.gguf"),
             hint: String::new(),
         });
+        let InvokeError(value) = InvokeError::from(error);
         assert_eq!(
-            serde_json::to_value(&error).unwrap(),
+            value,
             serde_json::json!({"code": "model_missing", "message": "model file /m.gguf does not exist"})
         );
     }

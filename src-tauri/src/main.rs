@@ -6,9 +6,13 @@
 // No console window on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod chosen;
 mod commands;
 mod error;
+mod instance;
 mod settings;
+#[cfg(test)]
+mod wire;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +21,8 @@ use std::time::Duration;
 use preamble::data_dir::DataDir;
 use tauri::{Manager, WebviewUrl, WebviewWindowBuilder, WindowEvent};
 
-use crate::commands::AppState;
+use crate::commands::{AppState, Launch};
+use crate::instance::Claim;
 use crate::settings::WindowSize;
 
 fn main() -> std::process::ExitCode {
@@ -33,16 +38,45 @@ fn main() -> std::process::ExitCode {
     {
         eprintln!("cannot write logs to {}: {error}", data.logs().display());
     }
+    preamble::logging::log_panics();
     let constitution = args.next().map(PathBuf::from).map(|path| {
         std::fs::canonicalize(&path)
             .or_else(|_| std::path::absolute(&path))
             .unwrap_or(path)
     });
+    // One app per data folder: a second launch hands its file to the first and ends.
+    let instance = match data.as_ref().map(|data| instance::claim(data.root())) {
+        Some(Ok(Claim::First(instance))) => Some(instance),
+        Some(Ok(Claim::Running)) => {
+            let root = data.as_ref().expect("claimed above").root();
+            tracing::info!(?constitution, "handing over to the app already running");
+            return match instance::hand_over(root, constitution.as_deref()) {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(error) => {
+                    tracing::error!(%error, "cannot reach the app already running");
+                    eprintln!(
+                        "preamble-app: Preamble already runs on {} but does not answer: {error}",
+                        root.display()
+                    );
+                    std::process::ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Err(error)) => {
+            tracing::warn!(%error, "cannot lock the data folder; running unguarded");
+            None
+        }
+        None => None,
+    };
     tracing::info!(?constitution, "starting");
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .manage(AppState::new(data, constitution))
         .setup(|app| {
+            if let Some(instance) = instance {
+                let app = app.handle().clone();
+                instance.listen(move |file| launched(&app, file));
+            }
             // The window is built here, not in tauri.conf.json, so that it is created at the
             // size it had last time rather than resized after it appears.
             let size = app.state::<AppState>().settings().window;
@@ -92,6 +126,8 @@ fn main() -> std::process::ExitCode {
             commands::choose_save_file,
             commands::model_status,
             commands::start_model,
+            commands::watch_launches,
+            commands::log_ui_error,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {
@@ -100,6 +136,26 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::FAILURE;
     }
     std::process::ExitCode::SUCCESS
+}
+
+/// A later launch handed over (on the instance's own thread): bring the window to the front, and
+/// open the file it named.
+fn launched(app: &tauri::AppHandle, file: Option<PathBuf>) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
+    let Some(file) = file else { return };
+    let state = app.state::<AppState>();
+    let launch = match tauri::async_runtime::block_on(state.bring_in(file)) {
+        Ok((open, notice)) => Launch { open, notice },
+        Err(error) => Launch {
+            open: None,
+            notice: Some(error.message),
+        },
+    };
+    state.launched(launch);
 }
 
 /// The window's size in logical pixels on a first start.

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub const FILE_NAME: &str = "app-settings.json";
 
 /// The colour theme; `System` follows the desktop's preference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Theme {
     #[default]

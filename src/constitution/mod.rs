@@ -43,6 +43,7 @@ pub const MAX_TEXT_CHARS: usize = 20_000;
 
 /// A constitution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Constitution {
     /// The file format version; see [`FORMAT_VERSION`].
@@ -65,6 +66,7 @@ pub struct Constitution {
 
 /// A priority tier, e.g. Safety, and its principles, highest priority first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Tier {
     pub id: String,
@@ -77,6 +79,7 @@ pub struct Tier {
 
 /// A principle: what it asks, why, and the prompts that apply it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Principle {
     /// A stable slug (`a-z`, `0-9`, `-`), unique in the constitution; survives renames.
@@ -104,6 +107,7 @@ pub struct Principle {
 
 /// A worked critique -> revision exchange shown to the model before the real one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Example {
     /// The id of the principle the example applies, if any.
@@ -117,6 +121,7 @@ pub struct Example {
 
 /// How a preview runs unless told otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct PreviewDefaults {
     /// Critique -> revision rounds per prompt, 1 to 4.
@@ -142,6 +147,7 @@ impl Default for PreviewDefaults {
 
 /// How a principle is picked for each revision round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Selection {
     /// Every enabled principle equally likely, as in the paper.

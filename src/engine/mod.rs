@@ -101,6 +101,7 @@ pub struct LoadOptions {
 
 /// What Preamble knows about a loaded model, for display and for run records.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct ModelInfo {
     pub path: PathBuf,
     /// `general.name` from the GGUF metadata, else the file name.

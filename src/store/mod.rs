@@ -230,6 +230,7 @@ type Result<T> = std::result::Result<T, StoreError>;
 
 /// A committed, immutable version.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct VersionInfo {
     pub number: u32,
     /// sha256 of the canonical TOML, lower-case hex.
@@ -244,6 +245,7 @@ pub struct VersionInfo {
 
 /// A constitution in the store, as a library listing shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct Listing {
     pub slug: String,
     pub name: String,
@@ -266,6 +268,7 @@ pub struct Draft {
 
 /// Where a draft stands against its history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct DraftStatus {
     /// The version the draft started from.
     pub base: Option<u32>,

@@ -28,7 +28,7 @@ const library = (): Library => ({
 
 function backend(overrides: Record<string, (args: Record<string, unknown>) => unknown> = {}) {
   return fakeBackend({
-    startup: () => ({ open: null, notice: null, theme: "system", export_folder: "/home/me" }),
+    startup: () => ({ open: null, notice: null, theme: "system" }),
     model_status: () => ({ info: model, running: true }),
     start_model: () => model,
     library,
@@ -37,6 +37,7 @@ function backend(overrides: Record<string, (args: Record<string, unknown>) => un
     save_draft: () => cleanState(),
     set_theme: () => null,
     watch_close: () => null,
+    watch_launches: () => null,
     ...overrides,
   });
 }
@@ -83,7 +84,7 @@ describe("App", () => {
   });
 
   it("opens the constitution startup names and runs shortcuts in the editor", async () => {
-    backend({ startup: () => ({ open: "test", notice: null, theme: "dark", export_folder: "/x" }) });
+    backend({ startup: () => ({ open: "test", notice: null, theme: "dark" }) });
     const root = await render(App, {});
     await settle();
     expect(document.documentElement.dataset.theme).toBe("dark");
@@ -113,7 +114,7 @@ describe("App", () => {
     let onClose: ((message: string) => void) | null = null;
     let failSaves = false;
     const calls = backend({
-      startup: () => ({ open: "test", notice: null, theme: "system", export_folder: "/x" }),
+      startup: () => ({ open: "test", notice: null, theme: "system" }),
       watch_close: ({ onClose: channel }) => {
         onClose = (channel as { onmessage: (message: string) => void }).onmessage;
         return null;
@@ -165,7 +166,7 @@ describe("App", () => {
 
   it("shows a failed load as an error with the core's message", async () => {
     backend({
-      startup: () => ({ open: "test", notice: null, theme: "system", export_folder: "/x" }),
+      startup: () => ({ open: "test", notice: null, theme: "system" }),
       open_draft: () => {
         throw { code: "store", message: "store /d/preamble.sqlite: disk I/O error" };
       },
@@ -206,6 +207,7 @@ describe("App", () => {
         { name: "toml", description: "Preamble TOML", extension: "toml", importable: true },
         { name: "anthropic", description: "Anthropic JSON", extension: "json", importable: true },
       ],
+      choose_save_file: () => ({ handle: "file-1", name: "test.anthropic.json" }),
       export_constitution: () => null,
     });
     const root = await render(App, {});
@@ -224,14 +226,50 @@ describe("App", () => {
     panel.querySelector<HTMLButtonElement>("button[type=submit]")!.click();
     await settle();
     await settle();
+    // The page proposes a file name only; the shell's dialog picks the folder and the file.
+    expect(calls.find((c) => c.command === "choose_save_file")?.args).toEqual({ suggested: "test.anthropic.json" });
     expect(calls.find((c) => c.command === "export_constitution")?.args).toEqual({
       slug: "test",
       reference: "2",
       format: "anthropic",
-      path: "/home/me/test.anthropic.json",
-      overwrite: false,
+      file: "file-1",
     });
-    expect(textOf(byTestId(root, "library-notice")[0])).toBe("Exported “test” (v2) to /home/me/test.anthropic.json. ×");
+    expect(textOf(byTestId(root, "library-notice")[0])).toBe("Exported “test” (v2) to test.anthropic.json. ×");
+  });
+
+  it("imports a file chosen in the dialog, and nothing when the dialog is cancelled", async () => {
+    let answer: { handle: string; name: string } | null = null;
+    const calls = backend({
+      choose_import_file: () => answer,
+      import_constitution: () => "policy",
+    });
+    const root = await render(App, {});
+    byTestId(root, "import")[0].click();
+    await settle();
+    expect(calls.map((c) => c.command)).not.toContain("import_constitution");
+    answer = { handle: "file-1", name: "policy.toml" };
+    byTestId(root, "import")[0].click();
+    await settle();
+    await settle();
+    expect(calls.find((c) => c.command === "import_constitution")?.args).toEqual({ file: "file-1" });
+    expect(textOf(byTestId(root, "library-notice")[0])).toBe("Imported policy.toml as “policy”. ×");
+  });
+
+  it("opens what a second launch of the app hands over", async () => {
+    let onLaunch: (launch: unknown) => void = () => {};
+    const calls = backend({
+      watch_launches: ({ onLaunch: channel }) => {
+        onLaunch = (channel as { onmessage: (launch: unknown) => void }).onmessage;
+        return null;
+      },
+      open_draft: () => ({ slug: "policy", constitution: sample(), state: cleanState() }),
+    });
+    const root = await render(App, {});
+    onLaunch({ open: "policy", notice: "Imported /home/me/policy.toml as `policy`" });
+    await settle();
+    await settle();
+    expect(textOf(byTestId(root, "start-notice")[0])).toContain("as `policy`");
+    expect(calls.find((c) => c.command === "open_draft")?.args).toEqual({ slug: "policy" });
   });
 
   it("shows a diff's move and word changes as text, side by side and unified", async () => {
@@ -272,13 +310,11 @@ describe("App", () => {
       },
     };
     const calls = backend({
-      startup: () => ({ open: "test", notice: null, theme: "system", export_folder: "/home/me" }),
+      startup: () => ({ open: "test", notice: null, theme: "system" }),
       history: () => versions(2),
       diff_revisions: () => diff,
-      export_diff_markdown: ({ overwrite }) => {
-        if (!overwrite) throw { code: "file_exists", message: "/home/me/test-v1-to-v2.md already exists" };
-        return null;
-      },
+      choose_save_file: () => ({ handle: "file-1", name: "test-v1-to-v2.md" }),
+      export_diff_markdown: () => null,
     });
     const root = await render(App, {});
     await settle();
@@ -297,18 +333,13 @@ describe("App", () => {
     await settle();
     expect(textOf(byTestId(root, "field-change")[0].querySelector(".inline-diff"))).toBe("Be truthfulhonest.");
 
-    expect((byTestId(root, "export-path")[0] as HTMLInputElement).value).toBe("/home/me/test-v1-to-v2.md");
     byTestId(root, "export-markdown")[0].click();
     await settle();
-    expect(textOf(byTestId(root, "confirm-replace")[0])).toContain("already exists");
-    Array.from(root.querySelectorAll("button"))
-      .find((b) => textOf(b) === "Replace it")!
-      .click();
     await settle();
+    expect(calls.find((c) => c.command === "choose_save_file")?.args).toEqual({ suggested: "test-v1-to-v2.md" });
     expect(calls.filter((c) => c.command === "export_diff_markdown").map((c) => c.args)).toEqual([
-      { slug: "test", old: "1", new: "2", path: "/home/me/test-v1-to-v2.md", overwrite: false },
-      { slug: "test", old: "1", new: "2", path: "/home/me/test-v1-to-v2.md", overwrite: true },
+      { slug: "test", old: "1", new: "2", file: "file-1" },
     ]);
-    expect(textOf(byTestId(root, "export-done")[0])).toBe("Saved the change report to /home/me/test-v1-to-v2.md.");
+    expect(textOf(byTestId(root, "export-done")[0])).toBe("Saved the change report to test-v1-to-v2.md.");
   });
 });

@@ -20,6 +20,12 @@ use preamble::data_dir::{self, DataDir};
 
 /// Longest wait for any one WebDriver request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The variable with which a debug build of the app answers its file dialogs from a file
+/// (`src-tauri/src/chosen.rs`): WebDriver cannot click through the desktop's native dialog.
+const DIALOG_ANSWERS_VAR: &str = "PREAMBLE_DIALOG_ANSWERS";
+/// That file, in the data folder.
+const DIALOG_ANSWERS: &str = "dialog-answers.txt";
 /// Longest wait for something to appear in the window.
 pub const WAIT: Duration = Duration::from_secs(20);
 
@@ -110,6 +116,7 @@ impl App {
             .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
             .args(["--native-driver", "/usr/bin/WebKitWebDriver"])
             .env(data_dir::ENV_VAR, data.path())
+            .env(DIALOG_ANSWERS_VAR, data.path().join(DIALOG_ANSWERS))
             .stdout(Stdio::from(driver_log.try_clone()?))
             .stderr(Stdio::from(driver_log))
             .spawn()
@@ -173,6 +180,14 @@ impl App {
     /// The WebDriver client, for what the helpers below do not cover.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Makes the app's next file dialogs answer `path`, as if the user had picked it (`None`:
+    /// as if they cancelled).
+    pub fn answer_dialogs_with(&self, path: Option<&Path>) -> Result<()> {
+        let answer = path.map(|p| p.display().to_string()).unwrap_or_default();
+        let file = self.data.path().join(DIALOG_ANSWERS);
+        std::fs::write(&file, answer).with_context(|| format!("cannot write {}", file.display()))
     }
 
     /// The app's data folder for this launch.

@@ -177,12 +177,7 @@ async fn create_edit_reorder_commit_diff_and_export() {
 
     // Export the Markdown change report and read it back.
     let report_path = exports.path().join("report.md");
-    app.fill(
-        "[data-testid=export-path]",
-        &report_path.display().to_string(),
-    )
-    .await
-    .unwrap();
+    app.answer_dialogs_with(Some(&report_path)).unwrap();
     app.click("[data-testid=export-markdown]").await.unwrap();
     app.wait_for_text("[data-testid=export-done]", |t| t.contains("report.md"))
         .await

@@ -66,7 +66,7 @@ describe("moving principles", () => {
   it("finds problems at a field path and by principle", () => {
     const problems = [
       { field: "tiers[0].principles[1].title", message: "empty", tier: "safety", principle: "honest", key: "title" },
-      { field: "examples[0].prompt", message: "empty", key: "prompt" },
+      { field: "examples[0].prompt", message: "empty", tier: null, principle: null, key: "prompt" },
     ];
     expect(doc.problemsAt(problems, "examples[0].prompt")).toEqual(["empty"]);
     expect(doc.principleProblems(problems, "honest", "title")).toEqual(["empty"]);

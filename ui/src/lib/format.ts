@@ -11,7 +11,3 @@ export function formatTime(ms: number): string {
 
 export const shortHash = (hash: string) => hash.slice(0, 10);
 
-/** Joins a folder and a file name with one slash. */
-export function joinPath(folder: string, name: string): string {
-  return folder.endsWith("/") ? `${folder}${name}` : `${folder}/${name}`;
-}

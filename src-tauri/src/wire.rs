@@ -1,0 +1,105 @@
+//! The TypeScript declarations of what the commands take and return, generated from the Rust
+//! types (ts-rs) into `ui/src/lib/wire.ts`, which `ui/src/lib/ipc.ts` re-exports.
+//!
+//! The test below fails when the file is stale; `PREAMBLE_WRITE_WIRE=1 cargo test -p
+//! preamble-app wire` writes it.
+
+use std::path::Path;
+
+use ts_rs::{Config, TS};
+
+use crate::chosen::ChosenFile;
+use crate::commands::{
+    DiffView, DraftState, DraftView, FormatInfo, Launch, Library, ModelStatus, ProblemView, Startup,
+};
+use crate::error::{CommandError, ErrorCode};
+use crate::settings::Theme;
+use preamble::constitution::{Constitution, Example, PreviewDefaults, Principle, Selection, Tier};
+use preamble::diff::{
+    ConstitutionDiff, DiffSummary, ExampleChange, FieldChange, InlineSpan, Move, Position,
+    PrincipleChange, Reorder, SpanKind, TierChange,
+};
+use preamble::engine::ModelInfo;
+use preamble::store::{DraftStatus, Listing, VersionInfo};
+
+/// The generated file, relative to this crate.
+const FILE: &str = "../ui/src/lib/wire.ts";
+
+fn declaration<T: TS>(config: &Config) -> String {
+    format!("export {}", T::decl(config))
+}
+
+/// The whole of `wire.ts`: one declaration per type, by name.
+fn wire_ts() -> String {
+    // Every integer on the wire (counts, milliseconds since the epoch) fits a JS number.
+    let config = Config::new().with_large_int("number");
+    let mut declarations = vec![
+        declaration::<ChosenFile>(&config),
+        declaration::<CommandError>(&config),
+        declaration::<ErrorCode>(&config),
+        declaration::<Startup>(&config),
+        declaration::<Launch>(&config),
+        declaration::<Theme>(&config),
+        declaration::<Library>(&config),
+        declaration::<Listing>(&config),
+        declaration::<FormatInfo>(&config),
+        declaration::<Constitution>(&config),
+        declaration::<PreviewDefaults>(&config),
+        declaration::<Selection>(&config),
+        declaration::<Tier>(&config),
+        declaration::<Principle>(&config),
+        declaration::<Example>(&config),
+        declaration::<ProblemView>(&config),
+        declaration::<DraftView>(&config),
+        declaration::<DraftState>(&config),
+        declaration::<DraftStatus>(&config),
+        declaration::<VersionInfo>(&config),
+        declaration::<DiffView>(&config),
+        declaration::<ConstitutionDiff>(&config),
+        declaration::<DiffSummary>(&config),
+        declaration::<FieldChange>(&config),
+        declaration::<InlineSpan>(&config),
+        declaration::<SpanKind>(&config),
+        declaration::<Position>(&config),
+        declaration::<Move>(&config),
+        declaration::<Reorder>(&config),
+        declaration::<TierChange>(&config),
+        declaration::<PrincipleChange>(&config),
+        declaration::<ExampleChange>(&config),
+        declaration::<ModelInfo>(&config),
+        declaration::<ModelStatus>(&config),
+    ];
+    declarations.sort_by_key(|declaration| {
+        declaration
+            .split_whitespace()
+            .nth(2)
+            .unwrap_or_default()
+            .to_owned()
+    });
+    let mut text = String::from(
+        "// Generated from the Rust types by src-tauri/src/wire.rs (ts-rs): do not edit.\n\
+         // Regenerate with `PREAMBLE_WRITE_WIRE=1 cargo test -p preamble-app wire`.\n",
+    );
+    for declaration in declarations {
+        text.push('\n');
+        text.push_str(declaration.trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+#[test]
+fn the_generated_wire_types_are_fresh() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(FILE);
+    let expected = wire_ts();
+    if std::env::var_os("PREAMBLE_WRITE_WIRE").is_some() {
+        std::fs::write(&path, &expected).unwrap();
+        return;
+    }
+    let found = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        found == expected,
+        "{} is stale: regenerate it with `PREAMBLE_WRITE_WIRE=1 cargo test -p preamble-app wire`",
+        path.display()
+    );
+}

@@ -1,0 +1,337 @@
+// Generated from the Rust types by src-tauri/src/wire.rs (ts-rs): do not edit.
+// Regenerate with `PREAMBLE_WRITE_WIRE=1 cargo test -p preamble-app wire`.
+
+export type ChosenFile = { 
+/**
+ * Names the file in later commands.
+ */
+handle: string, 
+/**
+ * The file's name, for display.
+ */
+name: string, };
+
+export type CommandError = { code: ErrorCode, message: string, };
+
+export type Constitution = { 
+/**
+ * The file format version; see [`FORMAT_VERSION`].
+ */
+format: number, name: string, description?: string, authors?: Array<string>, license?: string | null, preview: PreviewDefaults, 
+/**
+ * Priority tiers, highest priority first.
+ */
+tiers: Array<Tier>, 
+/**
+ * Few-shot examples of the whole critique -> revision exchange.
+ */
+examples?: Array<Example>, };
+
+export type ConstitutionDiff = { 
+/**
+ * Counts of the changes below.
+ */
+summary: DiffSummary, 
+/**
+ * Changed top-level fields: `format`, `name`, `description`, `authors`, `license`,
+ * `preview.rounds`, `preview.selection`, `preview.rationales`.
+ */
+metadata: Array<FieldChange>, 
+/**
+ * Added and removed tiers, then tiers that changed, in new order.
+ */
+tiers: Array<TierChange>, 
+/**
+ * Added and changed principles in new order, then removed ones in old order.
+ */
+principles: Array<PrincipleChange>, 
+/**
+ * Added and changed examples in new order, then removed ones in old order.
+ */
+examples: Array<ExampleChange>, };
+
+export type DiffSummary = { added: number, removed: number, renamed: number, moved: number, 
+/**
+ * Principles with at least one changed field.
+ */
+edited: number, 
+/**
+ * Tiers added, removed or changed.
+ */
+tiers_changed: number, 
+/**
+ * Examples added, removed or changed.
+ */
+examples_changed: number, 
+/**
+ * Changed metadata fields.
+ */
+metadata_changed: number, };
+
+export type DiffView = { old_label: string, new_label: string, diff: ConstitutionDiff, };
+
+export type DraftState = { problems: Array<Problem>, 
+/**
+ * The version the draft started from.
+ */
+base: number | null, 
+/**
+ * The draft's last save, in milliseconds since the Unix epoch.
+ */
+updated_ms: number, 
+/**
+ * The draft differs from its base version (or there is no version yet).
+ */
+has_changes: boolean, 
+/**
+ * Counts the draft's writes (saves, imports, checkouts): a save based on an older
+ * revision is refused ([`StoreError::DraftChanged`]).
+ */
+revision: number, };
+
+export type DraftStatus = { 
+/**
+ * The version the draft started from.
+ */
+base: number | null, 
+/**
+ * The draft's last save, in milliseconds since the Unix epoch.
+ */
+updated_ms: number, 
+/**
+ * The draft differs from its base version (or there is no version yet).
+ */
+has_changes: boolean, 
+/**
+ * Counts the draft's writes (saves, imports, checkouts): a save based on an older
+ * revision is refused ([`StoreError::DraftChanged`]).
+ */
+revision: number, };
+
+export type DraftView = { slug: string, constitution: Constitution, state: DraftState, };
+
+export type ErrorCode = "io" | "file_exists" | "symlink_refused" | "unknown_file" | "unknown_format" | "invalid_constitution" | "export_failed" | "unknown_constitution" | "constitution_exists" | "not_deleted" | "unknown_version" | "no_versions" | "invalid_name" | "empty_message" | "nothing_to_commit" | "invalid_draft" | "uncommitted_draft" | "draft_changed" | "store_damaged" | "store_too_new" | "store" | "unknown_run" | "run_busy" | "run_completed" | "unknown_comparison" | "model_missing" | "model_invalid" | "engine" | "cancelled" | "no_data_dir" | "internal";
+
+export type Example = { 
+/**
+ * The id of the principle the example applies, if any.
+ */
+principle?: string | null, prompt: string, response: string, critique: string, revision: string, };
+
+export type ExampleChange = { "kind": "added", position: number, example: Example, } | { "kind": "removed", position: number, example: Example, } | { "kind": "changed", 
+/**
+ * The new 1-based position.
+ */
+position: number, reordered: Reorder | null, 
+/**
+ * `principle`, `prompt`, `response`, `critique` and `revision`, where changed.
+ */
+fields: Array<FieldChange>, };
+
+export type FieldChange = { 
+/**
+ * The field's name in the file format, e.g. `statement` or `preview.rounds`.
+ */
+field: string, old: string, new: string, 
+/**
+ * `old` and `new` word by word: the equal and deleted spans spell `old`, the equal and
+ * inserted spans spell `new`.
+ */
+inline: Array<InlineSpan>, };
+
+export type FormatInfo = { name: string, description: string, extension: string, importable: boolean, };
+
+export type InlineSpan = { kind: SpanKind, text: string, };
+
+export type Launch = { 
+/**
+ * The constitution to open, when the launch named a file that imported.
+ */
+open: string | null, 
+/**
+ * What the user should know, e.g. that the file was imported, or why it was not.
+ */
+notice: string | null, };
+
+export type Library = { constitutions: Array<Listing>, deleted: Array<Listing>, };
+
+export type Listing = { slug: string, name: string, versions: number, latest: number | null, 
+/**
+ * The draft's last save, in milliseconds since the Unix epoch.
+ */
+updated_ms: number, 
+/**
+ * The draft differs from the version it is based on (or there is no version yet).
+ */
+has_changes: boolean, 
+/**
+ * Why the stored draft does not decode, when it does not (the name is then the id).
+ */
+damaged: string | null, };
+
+export type ModelInfo = { path: string, 
+/**
+ * `general.name` from the GGUF metadata, else the file name.
+ */
+name: string, 
+/**
+ * `general.architecture`, e.g. `llama`.
+ */
+architecture: string, parameters: number, size_bytes: number, 
+/**
+ * The quantization, from `general.file_type` (e.g. `Q4_1`).
+ */
+quantization: string, 
+/**
+ * The context length the model was trained with.
+ */
+context_length: number, 
+/**
+ * The chat template carried in the model, if any.
+ */
+chat_template: string | null, 
+/**
+ * The backend and device that run the model's layers, e.g. `CUDA0 (NVIDIA H100 80GB HBM3)`
+ * or `CPU (Intel(R) Xeon(R) ...)`.
+ */
+device: string, 
+/**
+ * Layers offloaded to a GPU.
+ */
+gpu_layers: number, };
+
+export type ModelStatus = { 
+/**
+ * The model as its worker process last described it, this session or an earlier one.
+ */
+info: ModelInfo | null, 
+/**
+ * Whether a worker process holds the model now.
+ */
+running: boolean, };
+
+export type Move = { from: Position, to: Position, };
+
+export type Position = { tier_id: string, tier_name: string, position: number, };
+
+export type PreviewDefaults = { 
+/**
+ * Critique -> revision rounds per prompt, 1 to 4.
+ */
+rounds: number, selection: Selection, 
+/**
+ * Show the model each principle's rationale beside its statement (in critique and revision
+ * turns, and in the in-context system prompt).
+ */
+rationales: boolean, };
+
+export type Principle = { 
+/**
+ * A stable slug (`a-z`, `0-9`, `-`), unique in the constitution; survives renames.
+ */
+id: string, title: string, 
+/**
+ * The principle in plain words.
+ */
+statement: string, 
+/**
+ * Why the principle exists.
+ */
+rationale?: string, 
+/**
+ * Asks the model to critique a response under this principle.
+ */
+critique_request: string, 
+/**
+ * Asks the model to rewrite a response after the critique.
+ */
+revision_request: string, 
+/**
+ * Asks which of two responses better follows the principle (AI preference labels).
+ */
+comparison_question: string, tags?: Array<string>, enabled: boolean, 
+/**
+ * Relative chance of being sampled in weighted selection; `>= 0`.
+ */
+weight: number, };
+
+export type PrincipleChange = { "kind": "added", principle: Principle, at: Position, } | { "kind": "removed", principle: Principle, at: Position, } | { "kind": "changed", 
+/**
+ * The new id.
+ */
+id: string, 
+/**
+ * The new title.
+ */
+title: string, 
+/**
+ * The new position.
+ */
+at: Position, 
+/**
+ * The old id, when the id changed.
+ */
+renamed_from: string | null, 
+/**
+ * Set when the principle changed tier or priority relative to the others.
+ */
+moved: Move | null, 
+/**
+ * The fields whose values changed, in file order.
+ */
+fields: Array<FieldChange>, };
+
+export type Problem = { field: string, message: string, tier: string | null, principle: string | null, 
+/**
+ * The field's own name, e.g. `title`; empty for the document as a whole.
+ */
+key: string, };
+
+export type Reorder = { from: number, to: number, };
+
+export type Selection = "uniform" | "weighted";
+
+export type SpanKind = "equal" | "insert" | "delete";
+
+export type Startup = { 
+/**
+ * The constitution to open: the file the app was started with (imported into the library),
+ * else the one open when the app last closed, if it still exists.
+ */
+open: string | null, 
+/**
+ * Something the user should know about how `open` was chosen.
+ */
+notice: string | null, theme: Theme, };
+
+export type Theme = "system" | "light" | "dark";
+
+export type Tier = { id: string, name: string, description?: string, principles: Array<Principle>, };
+
+export type TierChange = { "kind": "added", id: string, name: string, position: number, } | { "kind": "removed", id: string, name: string, position: number, } | { "kind": "changed", id: string, 
+/**
+ * The new name.
+ */
+name: string, 
+/**
+ * The new 1-based position.
+ */
+position: number, 
+/**
+ * Set when the tier's priority relative to the other tiers changed.
+ */
+reordered: Reorder | null, 
+/**
+ * `name` (a renamed tier) and `description`, where changed.
+ */
+fields: Array<FieldChange>, };
+
+export type VersionInfo = { number: number, 
+/**
+ * sha256 of the canonical TOML, lower-case hex.
+ */
+hash: string, parent: number | null, message: string, author: string, 
+/**
+ * Milliseconds since the Unix epoch, UTC.
+ */
+created_ms: number, tags: Array<string>, };
