@@ -28,6 +28,7 @@ const COMMANDS: &[&str] = &[
     "choose_save_file",
     "model_status",
     "start_model",
+    "fetch_default_model",
     "watch_launches",
     "log_ui_error",
 ];

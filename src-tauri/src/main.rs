@@ -126,6 +126,7 @@ fn main() -> std::process::ExitCode {
             commands::choose_save_file,
             commands::model_status,
             commands::start_model,
+            commands::fetch_default_model,
             commands::watch_launches,
             commands::log_ui_error,
         ])

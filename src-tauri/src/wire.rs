@@ -15,6 +15,7 @@ use crate::commands::{
 use crate::error::{CommandError, ErrorCode};
 use crate::settings::Theme;
 use preamble::constitution::{Constitution, Example, PreviewDefaults, Principle, Selection, Tier};
+use preamble::default_model::Progress;
 use preamble::diff::{
     ConstitutionDiff, DiffSummary, ExampleChange, FieldChange, InlineSpan, Move, Position,
     PrincipleChange, Reorder, SpanKind, TierChange,
@@ -68,6 +69,7 @@ fn wire_ts() -> String {
         declaration::<ExampleChange>(&config),
         declaration::<ModelInfo>(&config),
         declaration::<ModelStatus>(&config),
+        declaration::<Progress>(&config),
     ];
     declarations.sort_by_key(|declaration| {
         declaration

