@@ -186,11 +186,41 @@ pub struct Generation {
     pub stopped: bool,
 }
 
-/// The process-wide llama.cpp backend, initialised on first use.
+/// The x86-64-v3 instructions llama.cpp's CPU kernels are built with (`.cargo/config.toml`)
+/// that this CPU lacks; empty on a CPU that has them all, and off x86-64.
+pub fn missing_cpu_features() -> Vec<&'static str> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let has = [
+            ("AVX", std::arch::is_x86_feature_detected!("avx")),
+            ("AVX2", std::arch::is_x86_feature_detected!("avx2")),
+            ("FMA", std::arch::is_x86_feature_detected!("fma")),
+            ("F16C", std::arch::is_x86_feature_detected!("f16c")),
+            ("BMI2", std::arch::is_x86_feature_detected!("bmi2")),
+        ];
+        has.into_iter()
+            .filter(|(_, present)| !present)
+            .map(|(name, _)| name)
+            .collect()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    Vec::new()
+}
+
+/// The process-wide llama.cpp backend, initialised on first use. Refused on a CPU without the
+/// instructions the kernels use, which would otherwise die of an illegal instruction.
 pub fn backend() -> Result<&'static LlamaBackend, EngineError> {
     static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
     BACKEND
         .get_or_init(|| {
+            let missing = missing_cpu_features();
+            if !missing.is_empty() {
+                return Err(format!(
+                    "this CPU lacks {}: this build of llama.cpp needs an x86-64-v3 CPU \
+                     (Intel Haswell, AMD Zen or newer); rebuild it without them (README, \"CPU speed\")",
+                    missing.join(", ")
+                ));
+            }
             llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
             LlamaBackend::init().map_err(|error| error.to_string())
         })
@@ -545,6 +575,13 @@ fn file_type_name(code: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn this_machine_has_the_cpu_level_the_kernels_are_built_for() {
+        // The test suites run llama.cpp here, so the check must pass here; what it would name
+        // elsewhere is one of the five features of `.cargo/config.toml`.
+        assert_eq!(missing_cpu_features(), Vec::<&str>::new());
+    }
 
     #[test]
     fn the_recorded_engine_is_the_pinned_binding() {
