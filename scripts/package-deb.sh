@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Debian package of the desktop app: a release build of the app (the UI compiled in)
 # bundled by the Tauri CLI (`tauri build --bundles deb`, installed from npm with the UI's packages).
-# Prints the .deb's path; install it with `sudo apt install ./preamble_*.deb`.
+# Prints the .deb's path; install it with `sudo apt install ./Preamble_*.deb`.
 #   scripts/package-deb.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,6 @@ scripts/setup.sh
 step "release build and .deb"
 (cd src-tauri && ../ui/node_modules/.bin/tauri build --bundles deb --features custom-protocol)
 
-deb=$(ls -t "$TARGET_DIR"/release/bundle/deb/preamble_*_amd64.deb | head -n 1)
+deb=$(ls -t "$TARGET_DIR"/release/bundle/deb/Preamble_*_amd64.deb | head -n 1)
 step "built $deb"
 dpkg-deb --info "$deb" | grep -E '^ (Package|Version|Architecture|Depends|Installed-Size):'

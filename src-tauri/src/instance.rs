@@ -4,8 +4,10 @@
 //! kernel drops it when the process ends, also after a crash) and listens on the Unix socket
 //! `<data>/app.sock`. A later launch on the same folder finds the lock taken, sends its file
 //! argument over the socket (the path's bytes; nothing when it has none) and exits; the first
-//! process opens that file and brings its window to the front. Apps with different data folders
-//! (the E2E suites side by side) do not see each other.
+//! process opens that file and brings its window to the front. A first process that is closing
+//! (its window gone, the process not yet ended) says so, and the later launch waits for the
+//! folder to be free and takes it: a quick relaunch is never lost. Apps with different data
+//! folders (the E2E suites side by side) do not see each other.
 
 use std::fs::{File, TryLockError};
 use std::io::{Read, Write};
@@ -22,6 +24,10 @@ const SOCKET: &str = "app.sock";
 const PATIENCE: Duration = Duration::from_secs(10);
 /// The longest file argument accepted over the socket.
 const MAX_MESSAGE: u64 = 64 * 1024;
+/// The first process's answer: it took the launch over.
+const TAKEN: &[u8] = b"taken\n";
+/// The first process's answer: it is closing; the launch should wait and start itself.
+const CLOSING: &[u8] = b"closing\n";
 
 /// What [`claim`] found.
 pub enum Claim {
@@ -67,9 +73,28 @@ pub fn claim(root: &Path) -> std::io::Result<Claim> {
     }))
 }
 
+/// Takes the data folder `root` for this process, or hands `file` to the app that holds it:
+/// `None` when the launch was handed over. When that app is closing, waits for it to end and
+/// takes the folder.
+pub fn claim_or_hand_over(root: &Path, file: Option<&Path>) -> std::io::Result<Option<Instance>> {
+    let started = Instant::now();
+    loop {
+        match claim(root)? {
+            Claim::First(instance) => return Ok(Some(instance)),
+            Claim::Running if hand_over(root, file)? => return Ok(None),
+            Claim::Running if started.elapsed() > PATIENCE => {
+                return Err(std::io::Error::other(
+                    "the app that holds the data folder is closing but does not end",
+                ));
+            }
+            Claim::Running => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
 /// Sends `file` (or nothing) to the app that holds `root`, trying for a while when it is still
-/// starting.
-pub fn hand_over(root: &Path, file: Option<&Path>) -> std::io::Result<()> {
+/// starting: `true` when it took the launch over, `false` when it is closing.
+pub fn hand_over(root: &Path, file: Option<&Path>) -> std::io::Result<bool> {
     let socket = root.join(SOCKET);
     let started = Instant::now();
     let mut stream = loop {
@@ -88,12 +113,13 @@ pub fn hand_over(root: &Path, file: Option<&Path>) -> std::io::Result<()> {
     // Wait until the first app has read the message, so the launch ends after its job is done.
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer)?;
-    Ok(())
+    Ok(answer == TAKEN)
 }
 
 impl Instance {
-    /// Calls `on_launch` with each later launch's file argument, on a thread of its own.
-    pub fn listen(self, on_launch: impl Fn(Option<PathBuf>) + Send + 'static) {
+    /// Calls `on_launch` with each later launch's file argument, on a thread of its own;
+    /// `on_launch` says whether it took the launch over (`false`: the app is closing).
+    pub fn listen(self, on_launch: impl Fn(Option<PathBuf>) -> bool + Send + 'static) {
         let Self {
             _lock: lock,
             listener,
@@ -122,8 +148,8 @@ impl Instance {
                 let file = (!message.is_empty())
                     .then(|| PathBuf::from(std::ffi::OsString::from_vec(message)));
                 tracing::info!(?file, "a later launch handed over");
-                on_launch(file);
-                let _ = stream.write_all(b"ok\n");
+                let answer = if on_launch(file) { TAKEN } else { CLOSING };
+                let _ = stream.write_all(answer);
             }
         });
     }
@@ -145,15 +171,31 @@ mod tests {
         assert!(matches!(claim(other.path()).unwrap(), Claim::First(_)));
 
         let (sender, launches) = mpsc::channel();
-        first.listen(move |file| sender.send(file).unwrap());
+        first.listen(move |file| {
+            sender.send(file).unwrap();
+            true
+        });
         let file = Path::new("/home/me/new policy.toml");
-        hand_over(data.path(), Some(file)).unwrap();
-        hand_over(data.path(), None).unwrap();
+        assert!(hand_over(data.path(), Some(file)).unwrap());
+        assert!(
+            claim_or_hand_over(data.path(), None).unwrap().is_none(),
+            "handed over"
+        );
         let timeout = Duration::from_secs(5);
         assert_eq!(launches.recv_timeout(timeout).unwrap(), Some(file.into()));
         assert_eq!(launches.recv_timeout(timeout).unwrap(), None);
         // Still held: a third launch is still second.
         assert!(matches!(claim(data.path()).unwrap(), Claim::Running));
+    }
+
+    #[test]
+    fn a_closing_app_sends_a_later_launch_away_to_start_by_itself() {
+        let data = tempfile::tempdir().unwrap();
+        let Claim::First(closing) = claim(data.path()).unwrap() else {
+            panic!("fresh folder")
+        };
+        closing.listen(|_| false);
+        assert!(!hand_over(data.path(), None).unwrap());
     }
 
     #[test]

@@ -22,7 +22,6 @@ use preamble::data_dir::DataDir;
 use tauri::{Manager, WebviewUrl, WebviewWindowBuilder, WindowEvent};
 
 use crate::commands::{AppState, Launch};
-use crate::instance::Claim;
 use crate::settings::WindowSize;
 
 fn main() -> std::process::ExitCode {
@@ -45,27 +44,22 @@ fn main() -> std::process::ExitCode {
             .unwrap_or(path)
     });
     // One app per data folder: a second launch hands its file to the first and ends.
-    let instance = match data.as_ref().map(|data| instance::claim(data.root())) {
-        Some(Ok(Claim::First(instance))) => Some(instance),
-        Some(Ok(Claim::Running)) => {
-            let root = data.as_ref().expect("claimed above").root();
-            tracing::info!(?constitution, "handing over to the app already running");
-            return match instance::hand_over(root, constitution.as_deref()) {
-                Ok(()) => std::process::ExitCode::SUCCESS,
-                Err(error) => {
-                    tracing::error!(%error, "cannot reach the app already running");
-                    eprintln!(
-                        "preamble-app: Preamble already runs on {} but does not answer: {error}",
-                        root.display()
-                    );
-                    std::process::ExitCode::FAILURE
-                }
-            };
-        }
-        Some(Err(error)) => {
-            tracing::warn!(%error, "cannot lock the data folder; running unguarded");
-            None
-        }
+    let instance = match &data {
+        Some(data) => match instance::claim_or_hand_over(data.root(), constitution.as_deref()) {
+            Ok(Some(instance)) => Some(instance),
+            Ok(None) => {
+                tracing::info!(?constitution, "handed over to the app already running");
+                return std::process::ExitCode::SUCCESS;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot take the data folder or reach its app");
+                eprintln!(
+                    "preamble-app: cannot take the data folder {} or reach the app that holds it: {error}",
+                    data.root().display()
+                );
+                return std::process::ExitCode::FAILURE;
+            }
+        },
         None => None,
     };
     tracing::info!(?constitution, "starting");
@@ -140,14 +134,16 @@ fn main() -> std::process::ExitCode {
 }
 
 /// A later launch handed over (on the instance's own thread): bring the window to the front, and
-/// open the file it named.
-fn launched(app: &tauri::AppHandle, file: Option<PathBuf>) {
-    if let Some(window) = app.get_webview_window("main") {
-        let _ = window.unminimize();
-        let _ = window.show();
-        let _ = window.set_focus();
-    }
-    let Some(file) = file else { return };
+/// open the file it named. `false` when the window is gone: the app is closing, and the launch
+/// should start by itself.
+fn launched(app: &tauri::AppHandle, file: Option<PathBuf>) -> bool {
+    let Some(window) = app.get_webview_window("main") else {
+        return false;
+    };
+    let _ = window.unminimize();
+    let _ = window.show();
+    let _ = window.set_focus();
+    let Some(file) = file else { return true };
     let state = app.state::<AppState>();
     let launch = match tauri::async_runtime::block_on(state.bring_in(file)) {
         Ok((open, notice)) => Launch { open, notice },
@@ -157,6 +153,7 @@ fn launched(app: &tauri::AppHandle, file: Option<PathBuf>) {
         },
     };
     state.launched(launch);
+    true
 }
 
 /// The window's size in logical pixels on a first start.
