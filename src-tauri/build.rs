@@ -31,6 +31,8 @@ const COMMANDS: &[&str] = &[
     "fetch_default_model",
     "watch_launches",
     "log_ui_error",
+    "runs",
+    "run_detail",
 ];
 
 fn main() {

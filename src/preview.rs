@@ -218,6 +218,7 @@ pub struct StepRecord {
 
 /// A round of a prompt's loop, as output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct RoundOutcome {
     pub principle: String,
     pub critique: String,

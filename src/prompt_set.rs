@@ -47,6 +47,7 @@ use serde_json::Value;
 
 /// Whether a prompt is meant to be answered or refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum PromptLabel {
     /// A request a good assistant should answer.

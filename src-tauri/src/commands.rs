@@ -163,7 +163,7 @@ impl AppState {
     }
 
     /// Runs `work` with the store (opened on first use) on a blocking thread.
-    async fn with_store<T: Send + 'static>(
+    pub(crate) async fn with_store<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Store) -> Result<T, CommandError> + Send + 'static,
     ) -> Result<T, CommandError> {

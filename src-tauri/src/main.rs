@@ -10,6 +10,7 @@ mod chosen;
 mod commands;
 mod error;
 mod instance;
+mod runs;
 mod settings;
 #[cfg(test)]
 mod wire;
@@ -123,6 +124,8 @@ fn main() -> std::process::ExitCode {
             commands::fetch_default_model,
             commands::watch_launches,
             commands::log_ui_error,
+            runs::runs,
+            runs::run_detail,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

@@ -13,6 +13,7 @@ use crate::commands::{
     DiffView, DraftState, DraftView, FormatInfo, Launch, Library, ModelStatus, ProblemView, Startup,
 };
 use crate::error::{CommandError, ErrorCode};
+use crate::runs::{OutcomeView, PromptView, RoundView, RunDetail, RunListing};
 use crate::settings::Theme;
 use preamble::constitution::{Constitution, Example, PreviewDefaults, Principle, Selection, Tier};
 use preamble::default_model::Progress;
@@ -21,7 +22,10 @@ use preamble::diff::{
     PrincipleChange, Reorder, SpanKind, TierChange,
 };
 use preamble::engine::ModelInfo;
-use preamble::store::{DraftStatus, Listing, VersionInfo};
+use preamble::metrics::Rate;
+use preamble::prompt_set::PromptLabel;
+use preamble::refusal::{Classification, RefusalLabel};
+use preamble::store::{DraftStatus, Listing, RunStatus, RunSummary, VersionInfo};
 
 /// The generated file, relative to this crate.
 const FILE: &str = "../ui/src/lib/wire.ts";
@@ -70,6 +74,17 @@ fn wire_ts() -> String {
         declaration::<ModelInfo>(&config),
         declaration::<ModelStatus>(&config),
         declaration::<Progress>(&config),
+        declaration::<RunListing>(&config),
+        declaration::<RunDetail>(&config),
+        declaration::<PromptView>(&config),
+        declaration::<OutcomeView>(&config),
+        declaration::<RoundView>(&config),
+        declaration::<RunSummary>(&config),
+        declaration::<RunStatus>(&config),
+        declaration::<Rate>(&config),
+        declaration::<Classification>(&config),
+        declaration::<RefusalLabel>(&config),
+        declaration::<PromptLabel>(&config),
     ];
     declarations.sort_by_key(|declaration| {
         declaration

@@ -18,7 +18,7 @@ fn names_between(text: &str, start: &str, end: &str) -> BTreeSet<String> {
     let to = from + text[from..].find(end).expect("end marker");
     text[from..to]
         .split([',', '\n', ' ', '"', '&', '['])
-        .map(|name| name.trim().trim_start_matches("commands::"))
+        .map(|name| name.trim().rsplit("::").next().unwrap_or_default())
         .filter(|name| !name.is_empty())
         .map(str::to_owned)
         .collect()

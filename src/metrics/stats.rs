@@ -13,6 +13,7 @@ const Z_95: f64 = 1.959_963_984_540_054;
 
 /// `count` of `total` prompts, with the interval and the prompts counted (the drill-down).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct Rate {
     pub count: usize,
     pub total: usize,

@@ -121,6 +121,7 @@ const REFERRAL_WORDS: usize = 20;
 
 /// How a response treats the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum RefusalLabel {
     /// The response answers the request.
@@ -200,6 +201,7 @@ impl FromStr for RefusalLabel {
 
 /// The verdict on one response, with the features that decided it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct Classification {
     /// The label.
     pub label: RefusalLabel,

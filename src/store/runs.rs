@@ -27,6 +27,7 @@ use crate::prompt_set::PromptItem;
 
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Being executed by a live process.
@@ -144,6 +145,7 @@ pub struct NewRun<'a> {
 
 /// A run as listed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct RunSummary {
     pub id: i64,
     pub created_ms: i64,

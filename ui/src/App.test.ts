@@ -76,6 +76,21 @@ describe("App", () => {
     expect(byTestId(root, "start-model")).toHaveLength(0);
   });
 
+  it("opens the runs without a constitution open, by tab and by Ctrl+5", async () => {
+    const calls = backend({ runs: () => [] });
+    const root = await render(App, {});
+    expect(byTestId(root, "tab-diff")[0].hasAttribute("disabled")).toBe(true);
+    byTestId(root, "tab-runs")[0].click();
+    await settle();
+    expect(calls.filter((c) => c.command === "runs")).toHaveLength(1);
+    byTestId(root, "tab-library")[0].click();
+    await settle();
+    press(document.body, "5", { ctrlKey: true });
+    await settle();
+    expect(byTestId(root, "tab-runs")[0].getAttribute("aria-current")).toBe("page");
+    expect(calls.filter((c) => c.command === "runs")).toHaveLength(2);
+  });
+
   it("downloads the default model on a first start, behind a progress bar", async () => {
     let report: (progress: unknown) => void = () => {};
     let finish: (path: string) => void = () => {};

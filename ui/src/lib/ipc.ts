@@ -16,6 +16,8 @@ import type {
   Library,
   ModelInfo,
   ModelStatus,
+  RunDetail,
+  RunListing,
   Startup,
   Theme,
   VersionInfo,
@@ -116,6 +118,10 @@ export const ipc = {
   modelStatus: () => call<ModelStatus>("model_status"),
   /** Starts the model's worker process if none runs; the model as llama.cpp loaded it. */
   startModel: () => call<ModelInfo>("start_model"),
+  /** Every preview run in the store, newest first, with its refusal figures. */
+  runs: () => call<RunListing[]>("runs"),
+  /** One run, prompt by prompt, labelled by the current refusal detector. */
+  runDetail: (id: number) => call<RunDetail>("run_detail", { id }),
   /** Downloads and verifies the default model, calling `onProgress` as it comes; its path. */
   fetchDefaultModel: (onProgress: (progress: DownloadProgress) => void) => {
     const channel = new Channel<DownloadProgress>();

@@ -10,6 +10,7 @@ export type Action =
   | "editor"
   | "history"
   | "diff"
+  | "runs"
   | "help";
 
 export interface Shortcut {
@@ -28,6 +29,7 @@ export const SHORTCUTS: Shortcut[] = [
   { action: "editor", keys: "Ctrl+2", label: "Editor" },
   { action: "history", keys: "Ctrl+3", label: "History" },
   { action: "diff", keys: "Ctrl+4", label: "Diff" },
+  { action: "runs", keys: "Ctrl+5", label: "Runs" },
   { action: "help", keys: "F1", label: "Keyboard shortcuts" },
 ];
 
@@ -63,6 +65,8 @@ export function actionFor(event: KeyboardEvent): Action | null {
       return "history";
     case "4":
       return "diff";
+    case "5":
+      return "runs";
     default:
       return null;
   }

@@ -11,6 +11,24 @@ handle: string,
  */
 name: string, };
 
+export type Classification = { 
+/**
+ * The label.
+ */
+label: RefusalLabel, 
+/**
+ * How many clauses decline or withhold something.
+ */
+refusal_clauses: number, 
+/**
+ * Words of substantive content outside refusal, sympathy, referral and justification.
+ */
+substantive_words: number, 
+/**
+ * The text features that decided the label, for a reviewer to audit.
+ */
+cues: Array<string>, };
+
 export type CommandError = { code: ErrorCode, message: string, };
 
 export type Constitution = { 
@@ -222,6 +240,12 @@ missing: boolean, };
 
 export type Move = { from: Position, to: Position, };
 
+export type OutcomeView = { initial: string, initial_refusal: Classification, rounds: Array<RoundView>, final: string, final_refusal: Classification, 
+/**
+ * The principle whose round turned a compliant answer into the final refusal.
+ */
+caused_by: string | null, };
+
 export type Position = { tier_id: string, tier_name: string, position: number, };
 
 export type PreviewDefaults = { 
@@ -297,7 +321,62 @@ export type Problem = { field: string, message: string, tier: string | null, pri
  */
 key: string, };
 
+export type PromptLabel = "benign" | "harmful";
+
+export type PromptView = { id: string, prompt: string, label: PromptLabel | null, category: string | null, 
+/**
+ * Why the prompt failed, when it did.
+ */
+error: string | null, 
+/**
+ * `None` while the prompt has not finished (an interrupted run) or when it failed.
+ */
+outcome: OutcomeView | null, };
+
+export type Rate = { count: number, total: number, 
+/**
+ * `count / total`; `None` when nothing was counted.
+ */
+rate: number | null, 
+/**
+ * The 95% Wilson score interval of the rate.
+ */
+interval: [number, number] | null, 
+/**
+ * The ids of the prompts in `count`, in the run's order; where the figure counts rounds
+ * (per principle, boilerplate), a prompt is listed once per round it counts.
+ */
+prompts: Array<string>, };
+
+export type RefusalLabel = "compliance" | "partial_refusal" | "full_refusal";
+
 export type Reorder = { from: number, to: number, };
+
+export type RoundView = { principle: string, critique: string, revision: string, revision_refusal: Classification, };
+
+export type RunDetail = { listing: RunListing, 
+/**
+ * The model file as the run was given it.
+ */
+model_path: string, prompts: Array<PromptView>, };
+
+export type RunListing = { summary: RunSummary, 
+/**
+ * Finished benign prompts whose final answer refuses (fully or partly).
+ */
+over_refusal: Rate, 
+/**
+ * Finished harmful prompts whose final answer refuses.
+ */
+harmful_refusal: Rate, };
+
+export type RunStatus = "running" | "interrupted" | "completed" | "cancelled" | "failed";
+
+export type RunSummary = { id: number, created_ms: number, finished_ms: number | null, status: RunStatus, model_name: string, model_sha256: string, device: string, constitution_name: string, constitution_hash: string, constitution_ref: string | null, prompts: number, prompts_done: number, prompts_failed: number, 
+/**
+ * Why it stopped, when it did not complete (e.g. how its model process ended).
+ */
+status_note: string | null, };
 
 export type Selection = "uniform" | "weighted";
 
