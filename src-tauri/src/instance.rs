@@ -30,7 +30,7 @@ const TAKEN: &[u8] = b"taken\n";
 const CLOSING: &[u8] = b"closing\n";
 
 /// What [`claim`] found.
-pub enum Claim {
+enum Claim {
     /// No other app runs on this data folder: this process is the one.
     First(Instance),
     /// Another app runs on this data folder.
@@ -47,7 +47,7 @@ pub struct Instance {
 }
 
 /// Takes the data folder `root` for this process, unless another app holds it.
-pub fn claim(root: &Path) -> std::io::Result<Claim> {
+fn claim(root: &Path) -> std::io::Result<Claim> {
     std::fs::create_dir_all(root)?;
     let lock = File::options()
         .create(true)
@@ -94,7 +94,7 @@ pub fn claim_or_hand_over(root: &Path, file: Option<&Path>) -> std::io::Result<O
 
 /// Sends `file` (or nothing) to the app that holds `root`, trying for a while when it is still
 /// starting: `true` when it took the launch over, `false` when it is closing.
-pub fn hand_over(root: &Path, file: Option<&Path>) -> std::io::Result<bool> {
+fn hand_over(root: &Path, file: Option<&Path>) -> std::io::Result<bool> {
     let socket = root.join(SOCKET);
     let started = Instant::now();
     let mut stream = loop {
