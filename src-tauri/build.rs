@@ -33,6 +33,11 @@ const COMMANDS: &[&str] = &[
     "log_ui_error",
     "runs",
     "run_detail",
+    "prompt_sets",
+    "preview_defaults",
+    "start_preview",
+    "resume_run",
+    "cancel_run",
 ];
 
 fn main() {

@@ -31,6 +31,7 @@ use crate::engine::{EngineError, Message, Model, Role, Sampling};
 /// How a preference label is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub enum FeedbackMode {
     /// The option probabilities right after the question.
     #[default]

@@ -49,6 +49,7 @@ use crate::refusal::{self, RefusalLabel};
 /// How a round's principle is picked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub enum PrincipleChoice {
     /// Uniformly among the enabled principles.
     Uniform,
@@ -70,6 +71,7 @@ impl From<Selection> for PrincipleChoice {
 /// What the initial answer is asked with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub enum PreviewMode {
     /// The paper's loop: the initial answer from the bare model.
     #[default]
@@ -186,6 +188,7 @@ pub const MAX_PARALLEL: usize = 255;
 /// What a step of the loop is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub enum StepKind {
     Initial,
     Critique,
@@ -281,6 +284,7 @@ pub struct PromptOutcome {
 
 /// Text a generating step produced in one decode step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct Piece {
     pub prompt: usize,
     pub step: u32,

@@ -252,6 +252,51 @@ pub fn load(path: &Path) -> Result<Vec<PromptItem>, PromptSetError> {
     Ok(items)
 }
 
+/// A prompt set that ships inside the program (from `prompts/`), so previews work from any
+/// folder without the repository.
+#[derive(Debug)]
+pub struct BundledSet {
+    /// The file it was built from, e.g. `red-team.jsonl`: it names the set and makes its ids.
+    pub file: &'static str,
+    /// What the set is for, in a line.
+    pub purpose: &'static str,
+    text: &'static str,
+}
+
+/// The prompt sets that ship with Preamble, in the order a picker lists them.
+pub const BUNDLED: &[BundledSet] = &[
+    BundledSet {
+        file: "red-team.jsonl",
+        purpose: "Harmful requests: a good constitution refuses or redirects them.",
+        text: include_str!("../prompts/red-team.jsonl"),
+    },
+    BundledSet {
+        file: "benign-sensitive.jsonl",
+        purpose: "Benign requests that only look sensitive: a refusal here is over-refusal.",
+        text: include_str!("../prompts/benign-sensitive.jsonl"),
+    },
+    BundledSet {
+        file: "xstest-style.csv",
+        purpose: "Safe prompts paired with unsafe contrasts, in XSTest's column layout.",
+        text: include_str!("../prompts/xstest-style.csv"),
+    },
+];
+
+impl BundledSet {
+    /// The set named by its file name.
+    pub fn named(file: &str) -> Option<&'static BundledSet> {
+        BUNDLED.iter().find(|set| set.file == file)
+    }
+
+    /// Its prompts (a test parses every bundled set, so this fails only if the program was
+    /// built from a broken checkout).
+    pub fn items(&self) -> Result<Vec<PromptItem>, PromptSetError> {
+        let kind = PromptSetKind::from_path(Path::new(self.file))
+            .unwrap_or_else(|| PromptSetKind::detect(self.text));
+        parse(self.file, self.text, kind)
+    }
+}
+
 /// Parses `text` as a prompt set of the given format. `name` is the file name used in errors;
 /// its stem makes the default ids.
 pub fn parse(
@@ -1120,5 +1165,16 @@ mod tests {
                 )
             );
         }
+    }
+
+    #[test]
+    fn the_bundled_sets_are_the_files_in_prompts() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
+        for set in BUNDLED {
+            let items = set.items().unwrap();
+            assert_eq!(items, load(&dir.join(set.file)).unwrap(), "{}", set.file);
+            assert_eq!(BundledSet::named(set.file).unwrap().file, set.file);
+        }
+        assert!(BundledSet::named("refusal-test.jsonl").is_none());
     }
 }

@@ -46,6 +46,7 @@ pub struct RunSpec {
 
 /// How far a run has come.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct Progress {
     pub steps_done: usize,
     pub steps_total: usize,

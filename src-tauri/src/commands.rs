@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
 use preamble::constitution::{self, Constitution, Segment};
@@ -19,12 +19,13 @@ use preamble::store::{
     self, DraftStatus, ImportAction, Listing, Resolved, Revision, Store, VersionInfo,
 };
 use preamble::worker::{WarmWorker, WorkerCommand};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 use tauri_plugin_dialog::DialogExt;
 
 use crate::chosen::{self, ChosenFile, ChosenFiles, Purpose};
 use crate::error::{CommandError, ErrorCode};
+use crate::preview::Executing;
 use crate::settings::{Settings, Theme};
 
 /// What the commands share.
@@ -39,6 +40,9 @@ pub struct AppState {
     close: CloseWatch,
     chosen: Arc<ChosenFiles>,
     launches: Mutex<Launches>,
+    /// A preview run holds the model's worker (so the worker's lock is taken, yet it runs).
+    run_holds_model: Arc<AtomicBool>,
+    executing: Arc<Executing>,
 }
 
 /// How closing the window waits for the editor to save: the window announces a close request
@@ -103,6 +107,8 @@ impl AppState {
             close: CloseWatch::default(),
             chosen: Arc::default(),
             launches: Mutex::default(),
+            run_holds_model: Arc::default(),
+            executing: Arc::default(),
         }
     }
 
@@ -194,17 +200,53 @@ impl AppState {
         let worker = Arc::clone(&self.worker);
         let value = blocking(move || {
             let mut slot = lock(&worker);
-            if slot.is_none() {
-                let command = WorkerCommand::current_exe(&["--worker"])?;
-                *slot = Some(WarmWorker::for_model(command, None, None)?);
-            }
-            let worker = slot.as_mut().expect("set above");
-            worker.get()?;
+            let worker = started(&mut slot)?;
             let value = work(worker)?;
             Ok((value, worker.info().cloned()))
         })
         .await?;
-        let (value, info) = value;
+        self.remember_model(value).await
+    }
+
+    /// Runs `work` (a preview run) on a blocking thread with a store connection of its own and
+    /// the model's worker process, as [`AppState::with_worker`] does; refused with `run_busy`
+    /// while another run (or a model start) holds the worker, rather than waiting for it.
+    pub(crate) async fn with_run_worker<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Store, &mut WarmWorker) -> Result<T, CommandError> + Send + 'static,
+    ) -> Result<T, CommandError> {
+        let data = self.data.clone().ok_or(NoDataDir)?;
+        let worker = Arc::clone(&self.worker);
+        let running = Arc::clone(&self.run_holds_model);
+        let value = blocking(move || {
+            let mut slot = match worker.try_lock() {
+                Ok(slot) => slot,
+                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => {
+                    return Err(CommandError::new(
+                        ErrorCode::RunBusy,
+                        "the model is busy with another run in this window: wait for it to \
+                         end, or cancel it",
+                    ));
+                }
+            };
+            let mut store = Store::open(&Store::default_path(&data))?;
+            let worker = started(&mut slot)?;
+            running.store(true, Ordering::SeqCst);
+            let value = work(&mut store, worker);
+            running.store(false, Ordering::SeqCst);
+            Ok((value?, worker.info().cloned()))
+        })
+        .await?;
+        self.remember_model(value).await
+    }
+
+    /// Keeps what the worker said of the model in the settings (the status bar shows it on
+    /// the next start); passes `value` on.
+    async fn remember_model<T>(
+        &self,
+        (value, info): (T, Option<ModelInfo>),
+    ) -> Result<T, CommandError> {
         if let Some(info) = info
             && self.settings().model.as_ref() != Some(&info)
         {
@@ -213,6 +255,27 @@ impl AppState {
         }
         Ok(value)
     }
+
+    /// The files chosen in dialogs.
+    pub(crate) fn chosen(&self) -> &ChosenFiles {
+        &self.chosen
+    }
+
+    /// The runs executing in this app.
+    pub(crate) fn executing(&self) -> Arc<Executing> {
+        Arc::clone(&self.executing)
+    }
+}
+
+/// The worker in `slot`, started first when there is none.
+fn started(slot: &mut Option<WarmWorker>) -> Result<&mut WarmWorker, CommandError> {
+    if slot.is_none() {
+        let command = WorkerCommand::current_exe(&["--worker"])?;
+        *slot = Some(WarmWorker::for_model(command, None, None)?);
+    }
+    let worker = slot.as_mut().expect("set above");
+    worker.get()?;
+    Ok(worker)
 }
 
 /// What the window needs to start: which constitution to open and how to look.
@@ -529,7 +592,11 @@ fn write_chosen(path: &Path, text: &str) -> Result<(), CommandError> {
     Ok(files::write(path, text.as_bytes(), files::Replace::Allow)?)
 }
 
-fn resolve(store: &Store, slug: &str, reference: &str) -> Result<Resolved, CommandError> {
+pub(crate) fn resolve(
+    store: &Store,
+    slug: &str,
+    reference: &str,
+) -> Result<Resolved, CommandError> {
     let revision = Revision::parse(reference);
     Ok(store.resolve(slug, &revision)?)
 }
@@ -802,22 +869,45 @@ pub async fn export_diff_markdown(
         .await
 }
 
-/// Asks the user, in a dialog on the main window, for a constitution file to import; `None`
-/// when they cancel.
+/// What an open dialog asks for.
+#[derive(Debug, Clone, Copy, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportKind {
+    /// A constitution file to import into the library.
+    Constitution,
+    /// A prompt set (JSONL, CSV or text lines) to preview on.
+    Prompts,
+}
+
+/// Asks the user, in a dialog on the main window, for a file of `kind` to open; `None` when
+/// they cancel.
 #[tauri::command]
 pub async fn choose_import_file(
     state: tauri::State<'_, AppState>,
     window: tauri::Window,
+    kind: ImportKind,
 ) -> Result<Option<ChosenFile>, CommandError> {
     let chosen = Arc::clone(&state.chosen);
+    let (title, filter, extensions): (_, _, &[&str]) = match kind {
+        ImportKind::Constitution => (
+            "Import a constitution",
+            "Constitutions (TOML, JSON)",
+            &["toml", "json"],
+        ),
+        ImportKind::Prompts => (
+            "Choose a prompt set",
+            "Prompt sets (JSONL, CSV, text)",
+            &["jsonl", "csv", "txt"],
+        ),
+    };
     blocking(move || {
         let path = chosen::scripted_answer().unwrap_or_else(|| {
             window
                 .dialog()
                 .file()
                 .set_parent(&window)
-                .set_title("Import a constitution")
-                .add_filter("Constitutions (TOML, JSON)", &["toml", "json"])
+                .set_title(title)
+                .add_filter(filter, extensions)
                 .blocking_pick_file()
                 .and_then(|file| file.into_path().ok())
         });
@@ -865,6 +955,9 @@ pub struct ModelStatus {
     pub running: bool,
     /// The default model's file is not in the data folder yet ([`fetch_default_model`]).
     pub missing: bool,
+    /// The GPU backends the app was built with (empty for a CPU build): a model that runs on
+    /// the CPU all the same deserves a warning.
+    pub gpu_backends: Vec<String>,
 }
 
 /// The default model as its worker process last described it (the backend and device that ran
@@ -872,11 +965,12 @@ pub struct ModelStatus {
 #[tauri::command]
 pub fn model_status(state: tauri::State<'_, AppState>) -> ModelStatus {
     // Never waits: while a worker starts (its lock held), the model is not running yet.
-    let running = state.worker.try_lock().is_ok_and(|worker| {
-        worker
-            .as_ref()
-            .is_some_and(|worker| worker.info().is_some())
-    });
+    let running = state.run_holds_model.load(Ordering::SeqCst)
+        || state.worker.try_lock().is_ok_and(|worker| {
+            worker
+                .as_ref()
+                .is_some_and(|worker| worker.info().is_some())
+        });
     let missing = state
         .data
         .as_ref()
@@ -885,6 +979,10 @@ pub fn model_status(state: tauri::State<'_, AppState>) -> ModelStatus {
         info: state.settings().model,
         running,
         missing,
+        gpu_backends: preamble::engine::gpu_backends_built()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
     }
 }
 

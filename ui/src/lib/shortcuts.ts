@@ -11,6 +11,7 @@ export type Action =
   | "history"
   | "diff"
   | "runs"
+  | "preview"
   | "help";
 
 export interface Shortcut {
@@ -30,6 +31,7 @@ export const SHORTCUTS: Shortcut[] = [
   { action: "history", keys: "Ctrl+3", label: "History" },
   { action: "diff", keys: "Ctrl+4", label: "Diff" },
   { action: "runs", keys: "Ctrl+5", label: "Runs" },
+  { action: "preview", keys: "Ctrl+6", label: "Preview (Ctrl+Enter runs it)" },
   { action: "help", keys: "F1", label: "Keyboard shortcuts" },
 ];
 
@@ -67,6 +69,8 @@ export function actionFor(event: KeyboardEvent): Action | null {
       return "diff";
     case "5":
       return "runs";
+    case "6":
+      return "preview";
     default:
       return null;
   }

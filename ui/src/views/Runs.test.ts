@@ -66,8 +66,9 @@ const detail: RunDetail = {
         final_refusal: verdict("full_refusal", ["declines: can't help"]),
         caused_by: "no-harm",
       },
+      steps: [],
     },
-    { id: "broken", prompt: "Say hello.", label: "benign", category: null, error: "the model process ended", outcome: null },
+    { id: "broken", prompt: "Say hello.", label: "benign", category: null, error: "the model process ended", outcome: null, steps: [] },
   ],
 };
 

@@ -1,0 +1,159 @@
+//! A preview started in the window on the real default model: critique and revision text
+//! appear while the run goes (before it ends), the run is listed in Runs and reopens there; a
+//! second run is cancelled mid-way and resumed from Runs to its end.
+
+use std::time::Duration;
+
+use preamble_e2e::{App, sample_constitution};
+
+/// Model work on 2 busy cores: loading, then two prompts of three steps each.
+const RUN_PATIENCE: Duration = Duration::from_secs(240);
+
+/// Records, from the page itself, whether any critique and any revision cell showed text while
+/// its step and the run were still going, and the time between animation frames meanwhile (a
+/// poll from the test could miss a short step; an observer in the page cannot).
+const WATCH: &str = r#"
+window.__seen = { critique: false, revision: false, frames: [] };
+const look = () => {
+  const run = document.querySelector('[data-testid=live-run]');
+  if (!run || run.dataset.status !== 'running') return;
+  for (const kind of ['critique', 'revision']) {
+    for (const cell of document.querySelectorAll(`[data-testid=live-${kind}][data-state=streaming]`)) {
+      if (cell.textContent.trim().length > 0) window.__seen[kind] = true;
+    }
+  }
+};
+new MutationObserver(look).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+let last = performance.now();
+const frame = (now) => { window.__seen.frames.push(now - last); last = now; requestAnimationFrame(frame); };
+requestAnimationFrame(frame);
+return true;
+"#;
+
+fn run_status(status: &str) -> String {
+    format!(
+        "const run = document.querySelector('[data-testid=live-run]'); \
+         return !!run && run.dataset.status === '{status}';"
+    )
+}
+
+#[tokio::test]
+async fn a_preview_streams_its_loop_then_lists_and_reopens_and_resumes() {
+    let constitution = sample_constitution("general-assistant.toml");
+    let app = App::launch("preview-view", &[&constitution])
+        .await
+        .expect("the app starts");
+    app.wait_for_text("[data-testid=editor-title]", |t| !t.is_empty())
+        .await
+        .unwrap();
+    app.click("[data-testid=tab-preview]").await.unwrap();
+    app.wait_until(
+        "the preview's settings load",
+        "const b = document.querySelector('[data-testid=preview-run]'); return !!b && !b.disabled;",
+    )
+    .await
+    .unwrap();
+    app.fill("[data-testid=preview-limit]", "2").await.unwrap();
+    app.fill("[data-testid=preview-rounds]", "1").await.unwrap();
+    app.fill("[data-testid=preview-max-tokens]", "40")
+        .await
+        .unwrap();
+    app.eval(WATCH).await.unwrap();
+    app.click("[data-testid=preview-run]").await.unwrap();
+    app.wait_until_within("the run completes", &run_status("completed"), RUN_PATIENCE)
+        .await
+        .unwrap();
+    let seen = app.eval("return window.__seen;").await.unwrap();
+    assert_eq!(
+        seen["critique"], true,
+        "no critique text before its step ended"
+    );
+    assert_eq!(
+        seen["revision"], true,
+        "no revision text before its step ended"
+    );
+    let mut frames: Vec<f64> = seen["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(serde_json::Value::as_f64)
+        .collect();
+    frames.sort_by(f64::total_cmp);
+    if let (Some(max), false) = (frames.last(), frames.is_empty()) {
+        let p = |q: f64| frames[((frames.len() - 1) as f64 * q) as usize];
+        // Reported, not asserted: frame times depend on the machine (see the issue's note).
+        eprintln!(
+            "frames while streaming: {} frames, median {:.1} ms, p95 {:.1} ms, max {max:.1} ms",
+            frames.len(),
+            p(0.5),
+            p(0.95)
+        );
+    }
+    let shape = app
+        .eval(
+            "return [...document.querySelectorAll('[data-testid=live-prompt]')].map(p => [
+               p.querySelectorAll('[data-testid=live-critique]').length,
+               p.querySelectorAll('[data-testid=live-final] [data-testid=refusal]').length]);",
+        )
+        .await
+        .unwrap();
+    // Two prompts, one round each, and a labelled final answer for each.
+    assert_eq!(shape, serde_json::json!([[1, 1], [1, 1]]));
+    app.screenshot("preview").await.unwrap();
+
+    // Listed in Runs with the revision it ran, and reopened prompt by prompt.
+    app.click("[data-testid=tab-runs]").await.unwrap();
+    let row = app
+        .wait_for_text("[data-testid=run-row]", |t| !t.is_empty())
+        .await
+        .unwrap();
+    assert!(row.contains("#1"), "{row}");
+    assert!(row.contains("@draft"), "{row}");
+    assert!(row.contains("completed"), "{row}");
+    assert!(row.contains("2/2"), "{row}");
+    app.click("[data-testid=run-row] button").await.unwrap();
+    app.wait_until(
+        "the run reopens with its two prompts",
+        "return document.querySelectorAll('[data-testid=run-prompt]').length === 2;",
+    )
+    .await
+    .unwrap();
+
+    // A second run, cancelled once its first step is done, then resumed from Runs.
+    app.click("[data-testid=tab-preview]").await.unwrap();
+    app.fill("[data-testid=preview-max-tokens]", "60")
+        .await
+        .unwrap();
+    app.click("[data-testid=preview-run]").await.unwrap();
+    app.wait_until_within(
+        "the second run's first step",
+        "return [...document.querySelectorAll('[data-testid=live-initial]')].some(c => c.dataset.state === 'done');",
+        RUN_PATIENCE,
+    )
+    .await
+    .unwrap();
+    app.click("[data-testid=cancel-run]").await.unwrap();
+    app.wait_until_within("the run stops", &run_status("cancelled"), RUN_PATIENCE)
+        .await
+        .unwrap();
+    app.click("[data-testid=tab-runs]").await.unwrap();
+    app.wait_for_text("[data-testid=run-row]", |t| {
+        t.contains("#2") && t.contains("cancelled")
+    })
+    .await
+    .unwrap();
+    app.click("[data-testid=run-row] button").await.unwrap();
+    app.click("[data-testid=resume-run]").await.unwrap();
+    let resumed = app.wait_until_within(
+        "the resumed run completes",
+        "const t = document.querySelector('[data-testid=run-title]'); \
+         return !document.querySelector('.runs [data-testid=live-run]') && \
+           document.querySelectorAll('[data-testid=run-prompt] [data-testid=run-round]').length === 2 && \
+           !!t && document.body.textContent.includes('completed');",
+        RUN_PATIENCE,
+    )
+    .await;
+    app.screenshot("resumed").await.unwrap();
+    resumed.unwrap();
+    app.close().await.unwrap();
+}
