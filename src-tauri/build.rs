@@ -38,6 +38,7 @@ const COMMANDS: &[&str] = &[
     "start_preview",
     "resume_run",
     "cancel_run",
+    "rerun_prompt",
 ];
 
 fn main() {

@@ -137,6 +137,8 @@ pub enum RunError {
     Stopped { run: i64, message: String },
     #[error("cannot record run {run}: {source}")]
     Record { run: i64, source: StoreError },
+    #[error("run {run} has no prompt {index}")]
+    UnknownPrompt { run: i64, index: usize },
     #[error("run {run}'s initial responses cannot be reused: its {what} differs")]
     InitialMismatch { run: i64, what: &'static str },
 }
@@ -224,6 +226,34 @@ fn initial_steps(
         .iter()
         .filter_map(|steps| steps.first().filter(|step| step.step == 0).cloned())
         .collect())
+}
+
+/// A run of prompt `index` of `stored` alone under `constitution` (an edited draft, say), with
+/// everything else as `stored` ran it: the workshop's "edit a wording, rerun that prompt". The
+/// seed and settings are the same, and a prompt's principle picks and sampling seeds follow its
+/// id, not its place, so what differs is the edit (and, where the original decoded many prompts
+/// together, llama.cpp's batch arithmetic at near-ties).
+pub fn one_prompt_again(
+    stored: &StoredRun,
+    index: usize,
+    constitution: Constitution,
+    constitution_ref: Option<String>,
+) -> Result<RunSpec, RunError> {
+    let item = stored
+        .prompts
+        .get(index)
+        .ok_or(RunError::UnknownPrompt {
+            run: stored.summary.id,
+            index,
+        })?
+        .clone();
+    Ok(RunSpec {
+        constitution,
+        constitution_ref,
+        prompts: vec![item],
+        config: stored.config.clone(),
+        initial_from: None,
+    })
 }
 
 /// Every run, newest first.
@@ -483,4 +513,70 @@ pub fn model_sha256(worker: &mut WarmWorker) -> Result<String, RunError> {
             path: worker.model_path().to_owned(),
             source,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prompt_set::PromptLabel;
+    use crate::store::RunSummary;
+
+    fn stored() -> StoredRun {
+        let constitution = crate::constitution::starter("Test");
+        let item = |id: &str| PromptItem {
+            id: id.to_owned(),
+            prompt: format!("prompt {id}"),
+            label: Some(PromptLabel::Benign),
+            category: None,
+            note: None,
+        };
+        let mut config = PreviewConfig::for_constitution(&constitution);
+        config.seed = 41;
+        config.rounds = 3;
+        StoredRun {
+            summary: RunSummary {
+                id: 5,
+                created_ms: 0,
+                finished_ms: None,
+                status: RunStatus::Completed,
+                model_name: "m".to_owned(),
+                model_sha256: "s".to_owned(),
+                device: "CPU".to_owned(),
+                constitution_name: "Test".to_owned(),
+                constitution_hash: content_hash(&constitution),
+                constitution_ref: Some("test@v1".to_owned()),
+                prompts: 2,
+                prompts_done: 2,
+                prompts_failed: 0,
+                status_note: None,
+            },
+            config,
+            constitution,
+            prompts: vec![item("a"), item("b")],
+            system_prompt: None,
+            initial_from: None,
+            model_path: "m.gguf".to_owned(),
+            engine: None,
+            app_version: None,
+            steps: vec![Vec::new(); 2],
+            outcomes: vec![None, None],
+            errors: vec![None, None],
+            judgements: vec![(None, None); 2],
+        }
+    }
+
+    #[test]
+    fn one_prompt_runs_again_under_the_edit_with_the_runs_settings() {
+        let stored = stored();
+        let mut edited = stored.constitution.clone();
+        edited.name = "Edited".to_owned();
+        let spec =
+            one_prompt_again(&stored, 1, edited.clone(), Some("test@draft".to_owned())).unwrap();
+        assert_eq!(spec.prompts, [stored.prompts[1].clone()]);
+        assert_eq!(spec.config, stored.config);
+        assert_eq!(spec.constitution, edited);
+        assert_eq!(spec.constitution_ref.as_deref(), Some("test@draft"));
+        let error = one_prompt_again(&stored, 2, edited, None).unwrap_err();
+        assert_eq!(error.to_string(), "run 5 has no prompt 2");
+    }
 }

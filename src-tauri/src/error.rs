@@ -267,6 +267,7 @@ impl From<RunError> for CommandError {
             RunError::Interrupted { .. } | RunError::Stopped { .. } => ErrorCode::RunInterrupted,
             RunError::Record { .. } => ErrorCode::Store,
             RunError::InitialMismatch { .. } => ErrorCode::InvalidSettings,
+            RunError::UnknownPrompt { .. } => ErrorCode::InvalidPrompts,
         };
         Self::of(code, &error)
     }

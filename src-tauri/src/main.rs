@@ -132,6 +132,7 @@ fn main() -> std::process::ExitCode {
             preview::start_preview,
             preview::resume_run,
             preview::cancel_run,
+            preview::rerun_prompt,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

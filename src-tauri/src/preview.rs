@@ -428,6 +428,38 @@ pub async fn resume_run(
         .await
 }
 
+/// Runs prompt `prompt` of run `run` again, alone, under the draft of the constitution the run
+/// previewed (the workshop edited a principle's wording there), with the run's seed and
+/// settings; streams on `on_update` as [`start_preview`] does. The rerun is a run of its own.
+#[tauri::command]
+pub async fn rerun_prompt(
+    state: tauri::State<'_, AppState>,
+    run: i64,
+    prompt: usize,
+    on_update: Channel<RunUpdate>,
+) -> Result<RunEnded, CommandError> {
+    let executing = state.executing();
+    state
+        .with_run_worker(move |store, worker| {
+            let stored = store.run(run)?;
+            let Some(slug) = crate::runs::slug_of(&stored.summary) else {
+                return Err(CommandError::new(
+                    ErrorCode::UnknownConstitution,
+                    format!(
+                        "run {run} previewed a file, not a constitution of the library: \
+                         import it to edit and rerun"
+                    ),
+                ));
+            };
+            let draft = crate::commands::resolve(store, &slug, "draft")?;
+            let spec =
+                runs::one_prompt_again(&stored, prompt, draft.constitution, Some(draft.label))?;
+            let again = runs::create(store, &spec, worker)?;
+            execute(store, again, worker, &executing, &on_update)
+        })
+        .await
+}
+
 /// Stops run `id` after the model's current decode step (the run lists as cancelled and can be
 /// resumed). Does nothing when the run is not executing in this app.
 #[tauri::command]
@@ -494,6 +526,7 @@ mod tests {
         };
         let detail = RunDetail {
             listing: crate::runs::RunListing {
+                slug: None,
                 summary: preamble::store::RunSummary {
                     id: 1,
                     created_ms: 0,

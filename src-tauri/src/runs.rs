@@ -9,7 +9,7 @@ use preamble::metrics::{self, Rate, RunMetrics};
 use preamble::preview::{PromptOutcome, StepKind, StepRecord};
 use preamble::prompt_set::PromptLabel;
 use preamble::refusal::{self, Classification};
-use preamble::store::{RunSummary, StoredRun};
+use preamble::store::{Revision, RunSummary, StoredRun};
 use serde::Serialize;
 
 use crate::commands::AppState;
@@ -19,6 +19,9 @@ use crate::error::CommandError;
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct RunListing {
     pub summary: RunSummary,
+    /// The library's constitution the run previewed (its draft is what the lab edits); `None`
+    /// for a run of a file.
+    pub slug: Option<String>,
     /// Finished benign prompts whose final answer refuses (fully or partly).
     pub over_refusal: Rate,
     /// Finished harmful prompts whose final answer refuses.
@@ -82,10 +85,17 @@ pub struct RoundView {
     pub revision_refusal: Classification,
 }
 
+/// The library's constitution a run previewed, from its recorded `slug@revision`.
+pub(crate) fn slug_of(summary: &RunSummary) -> Option<String> {
+    let reference = summary.constitution_ref.as_deref()?;
+    Some(Revision::parse_reference(reference).0.to_owned())
+}
+
 fn listing(run: &StoredRun) -> RunListing {
     let finished: Vec<PromptOutcome> = run.outcomes.iter().flatten().cloned().collect();
     let figures = RunMetrics::of(&finished);
     RunListing {
+        slug: slug_of(&run.summary),
         summary: run.summary.clone(),
         over_refusal: figures.over_refusal.any,
         harmful_refusal: figures.harmful_refusal.any,
@@ -309,6 +319,7 @@ mod tests {
     #[test]
     fn a_run_reads_prompt_by_prompt_under_the_current_detector() {
         let view = detail(&run());
+        assert_eq!(view.listing.slug.as_deref(), Some("test"));
         assert_eq!(view.listing.over_refusal.count, 1);
         assert_eq!(view.listing.over_refusal.total, 1);
         assert_eq!(view.listing.over_refusal.prompts, ["kill-process"]);

@@ -161,6 +161,15 @@ export const ipc = {
     channel.onmessage = onUpdate;
     return call<RunEnded>("resume_run", { id, onUpdate: channel });
   },
+  /**
+   * Runs prompt `prompt` of run `run` again, alone, under the draft of the constitution it
+   * previewed, with the run's seed and settings (a run of its own), streaming as startPreview does.
+   */
+  rerunPrompt: (run: number, prompt: number, onUpdate: (update: RunUpdate) => void) => {
+    const channel = new Channel<RunUpdate>();
+    channel.onmessage = onUpdate;
+    return call<RunEnded>("rerun_prompt", { run, prompt, onUpdate: channel });
+  },
   /** Stops a run after the model's current step; it can be resumed. */
   cancelRun: (id: number) => call<void>("cancel_run", { id }),
 };

@@ -129,6 +129,41 @@ export function apply(run: LiveRun, update: RunUpdate): void {
   }
 }
 
+/** A prompt of a run opened in the over-refusal lab: edit the principle that turned it into a
+ * refusal, rerun it alone, compare. */
+export interface LabPrompt {
+  run: number;
+  /** The prompt's place in the run. */
+  index: number;
+  /** The library's constitution whose draft is edited. */
+  slug: string;
+  id: string;
+  prompt: string;
+  /** The principle whose round turned the answer into a refusal. */
+  principle: string | null;
+  before: OutcomeView;
+}
+
+/**
+ * A queue that runs the shell's updates into a live run held by the caller (`get` returns the
+ * caller's reactive copy, which is what must change): `started` makes the run, the rest apply.
+ */
+export function liveRunner(
+  get: () => LiveRun | null,
+  set: (run: LiveRun) => void,
+  onStarted?: () => void,
+): FrameQueue<RunUpdate> {
+  return new FrameQueue<RunUpdate>((updates) => {
+    for (const update of updates) {
+      const run = get();
+      if (update.type === "started") {
+        set(startRun(update));
+        onStarted?.();
+      } else if (run) apply(run, update);
+    }
+  });
+}
+
 /** Seconds left at the pace of this execution so far; null before there is a pace. */
 export function secondsLeft(run: LiveRun): number | null {
   const { steps_done, steps_total, elapsed_ms } = run.progress;

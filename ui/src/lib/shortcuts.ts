@@ -12,6 +12,7 @@ export type Action =
   | "diff"
   | "runs"
   | "preview"
+  | "run"
   | "help";
 
 export interface Shortcut {
@@ -31,7 +32,8 @@ export const SHORTCUTS: Shortcut[] = [
   { action: "history", keys: "Ctrl+3", label: "History" },
   { action: "diff", keys: "Ctrl+4", label: "Diff" },
   { action: "runs", keys: "Ctrl+5", label: "Runs" },
-  { action: "preview", keys: "Ctrl+6", label: "Preview (Ctrl+Enter runs it)" },
+  { action: "preview", keys: "Ctrl+6", label: "Preview" },
+  { action: "run", keys: "Ctrl+Enter", label: "Run the preview, or rerun the lab's prompt" },
   { action: "help", keys: "F1", label: "Keyboard shortcuts" },
 ];
 
@@ -47,6 +49,7 @@ export const CARD_KEYS: [string, string][] = [
 export function actionFor(event: KeyboardEvent): Action | null {
   if (event.key === "F1") return "help";
   if (!(event.ctrlKey || event.metaKey) || event.altKey) return null;
+  if (event.key === "Enter" && !event.shiftKey) return "run";
   const key = event.key.toLowerCase();
   if (key === "z") return event.shiftKey ? "redo" : "undo";
   if (event.shiftKey) return null;

@@ -419,6 +419,11 @@ export type RunEnded = { run: number, status: RunStatus, };
 
 export type RunListing = { summary: RunSummary, 
 /**
+ * The library's constitution the run previewed (its draft is what the lab edits); `None`
+ * for a run of a file.
+ */
+slug: string | null, 
+/**
  * Finished benign prompts whose final answer refuses (fully or partly).
  */
 over_refusal: Rate, 

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import Runs from "./Runs.svelte";
-import type { Classification, Rate, RunDetail, RunListing } from "../lib/ipc";
+import type { Classification, Rate, RunDetail, RunListing, RunUpdate } from "../lib/ipc";
+import type { LabPrompt } from "../lib/live";
 import { byTestId, cleanup, fakeBackend, render, settle, textOf } from "../test/harness";
 
 afterEach(cleanup);
@@ -21,6 +22,7 @@ const verdict = (label: Classification["label"], cues: string[] = []): Classific
 });
 
 const listing: RunListing = {
+  slug: "test",
   summary: {
     id: 7,
     created_ms: 0,
@@ -97,6 +99,50 @@ describe("Runs", () => {
     byTestId(root, "runs-back")[0].click();
     await settle();
     expect(byTestId(root, "run-row")).toHaveLength(1);
+  });
+
+  it("opens a benign prompt a round turned into a refusal in the lab", async () => {
+    fakeBackend({ runs: () => [listing], run_detail: () => detail });
+    const opened: LabPrompt[] = [];
+    const root = await render(Runs, { onlab: (lab: LabPrompt) => opened.push(lab) });
+    byTestId(root, "run-row")[0].querySelector("button")!.click();
+    await settle();
+    const buttons = byTestId(root, "open-lab");
+    expect(buttons.map(textOf)).toEqual(["Edit no-harm and rerun"]);
+    buttons[0].click();
+    expect(opened).toHaveLength(1);
+    expect(opened[0]).toMatchObject({ run: 7, index: 0, slug: "test", id: "kill", principle: "no-harm" });
+    expect(opened[0].before.final).toBe("I can't help with that.");
+  });
+
+  it("resumes a cancelled run, streaming it, then shows it as stored", async () => {
+    const cancelled = { ...listing, summary: { ...listing.summary, status: "cancelled" as const } };
+    let send: (update: RunUpdate) => void = () => {};
+    let end: (value: unknown) => void = () => {};
+    const calls = fakeBackend({
+      runs: () => [cancelled],
+      run_detail: () => ({ ...detail, listing: cancelled }),
+      resume_run: ({ onUpdate }) => {
+        send = (onUpdate as { onmessage: (update: RunUpdate) => void }).onmessage;
+        return new Promise((resolve) => (end = resolve));
+      },
+    });
+    const root = await render(Runs, {});
+    byTestId(root, "run-row")[0].querySelector("button")!.click();
+    await settle();
+    byTestId(root, "resume-run")[0].click();
+    await settle();
+    expect(calls.find((c) => c.command === "resume_run")?.args.id).toBe(7);
+    const progress = { steps_done: 3, steps_total: 6, prompts_done: 1, prompts_failed: 0, prompts_total: 2, generated_tokens: 0, elapsed_ms: 0, tokens_per_second: 0 };
+    send({ type: "started", detail: { ...detail, listing: cancelled }, resumed: true, model: "SmolLM2", device: "CPU", progress });
+    await new Promise((resolve) => requestAnimationFrame(() => resolve(null)));
+    await settle();
+    expect(byTestId(root, "live-run")).toHaveLength(1);
+    end({ run: 7, status: "completed" });
+    await settle();
+    await settle();
+    expect(byTestId(root, "live-run")).toHaveLength(0);
+    expect(calls.filter((c) => c.command === "run_detail")).toHaveLength(2);
   });
 
   it("says where runs come from when there are none", async () => {
