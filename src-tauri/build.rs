@@ -39,6 +39,9 @@ const COMMANDS: &[&str] = &[
     "resume_run",
     "cancel_run",
     "rerun_prompt",
+    "export_run_dataset",
+    "export_run_report",
+    "choose_export_folder",
 ];
 
 fn main() {

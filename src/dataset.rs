@@ -156,6 +156,7 @@ pub struct ManifestSettings {
 
 /// How many of what.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct ManifestCounts {
     pub prompts: usize,
     pub finished: usize,

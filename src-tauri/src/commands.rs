@@ -916,6 +916,30 @@ pub async fn choose_import_file(
     .await
 }
 
+/// Asks the user, in a dialog on the main window, for a folder to export a dataset into (in the
+/// export folder); `None` when they cancel.
+#[tauri::command]
+pub async fn choose_export_folder(
+    state: tauri::State<'_, AppState>,
+    window: tauri::Window,
+) -> Result<Option<ChosenFile>, CommandError> {
+    let chosen = Arc::clone(&state.chosen);
+    blocking(move || {
+        let path = chosen::scripted_answer().unwrap_or_else(|| {
+            window
+                .dialog()
+                .file()
+                .set_parent(&window)
+                .set_title("Export the dataset into a folder")
+                .set_directory(export_folder())
+                .blocking_pick_folder()
+                .and_then(|folder| folder.into_path().ok())
+        });
+        Ok(path.map(|path| chosen.keep(path, Purpose::Save)))
+    })
+    .await
+}
+
 /// Asks the user, in a dialog on the main window, where to save an export, suggesting the file
 /// name `suggested` in the export folder; `None` when they cancel. The dialog asks before it
 /// lets them pick a file that exists.

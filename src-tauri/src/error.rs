@@ -9,6 +9,7 @@
 
 use preamble::constitution::LoadError;
 use preamble::data_dir::NoDataDir;
+use preamble::dataset::DatasetError;
 use preamble::default_model::FetchError;
 use preamble::engine::EngineError;
 use preamble::files::WriteError;
@@ -66,6 +67,8 @@ pub enum ErrorCode {
     InvalidPrompts,
     /// Preview settings that cannot run (rounds out of range, an unknown pinned principle...).
     InvalidSettings,
+    /// A run has nothing finished to export yet.
+    NothingToExport,
     /// A run is resumed with another model than the one it was made with.
     ModelMismatch,
     ModelMissing,
@@ -268,6 +271,18 @@ impl From<RunError> for CommandError {
             RunError::Record { .. } => ErrorCode::Store,
             RunError::InitialMismatch { .. } => ErrorCode::InvalidSettings,
             RunError::UnknownPrompt { .. } => ErrorCode::InvalidPrompts,
+        };
+        Self::of(code, &error)
+    }
+}
+
+impl From<DatasetError> for CommandError {
+    fn from(error: DatasetError) -> Self {
+        let code = match error {
+            DatasetError::NothingFinished(_) => ErrorCode::NothingToExport,
+            DatasetError::UnknownPrinciple { .. } => ErrorCode::ExportFailed,
+            DatasetError::Folder { .. } => ErrorCode::Io,
+            DatasetError::Write(error) => return error.into(),
         };
         Self::of(code, &error)
     }

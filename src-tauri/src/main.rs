@@ -133,6 +133,9 @@ fn main() -> std::process::ExitCode {
             preview::resume_run,
             preview::cancel_run,
             preview::rerun_prompt,
+            runs::export_run_dataset,
+            runs::export_run_report,
+            commands::choose_export_folder,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

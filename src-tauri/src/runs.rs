@@ -12,8 +12,13 @@ use preamble::refusal::{self, Classification};
 use preamble::store::{Revision, RunSummary, StoredRun};
 use serde::Serialize;
 
+use preamble::dataset::{self, ManifestCounts};
+use preamble::files::{self, Replace};
+use preamble::report;
+
+use crate::chosen::Purpose;
 use crate::commands::AppState;
-use crate::error::CommandError;
+use crate::error::{CommandError, ErrorCode};
 
 /// A run as the list shows it: its record and the figures a reviewer looks for first.
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
@@ -194,6 +199,63 @@ pub async fn run_detail(
 ) -> Result<RunDetail, CommandError> {
     state
         .with_store(move |store| Ok(detail(&store.run(id)?)))
+        .await
+}
+
+/// Writes run `id`'s training data (`sft.jsonl`, `preferences.jsonl`, `manifest.json`) into
+/// the folder the user chose with `choose_export_folder`, as `preamble export-dataset` does;
+/// files there already are replaced only with `replace` (the page asks first: `file_exists`).
+#[tauri::command]
+pub async fn export_run_dataset(
+    state: tauri::State<'_, AppState>,
+    id: i64,
+    folder: String,
+    replace: bool,
+) -> Result<ManifestCounts, CommandError> {
+    let folder = state.chosen().path(&folder, Purpose::Save)?;
+    state
+        .with_store(move |store| {
+            let run = store.run(id)?;
+            let data = dataset::of(&run, jiff::Timestamp::now().as_millisecond())?;
+            dataset::write(&data, &folder, Replace::when(replace))?;
+            Ok(data.manifest.counts)
+        })
+        .await
+}
+
+/// Writes run `id`'s report to the file the user chose: a page for `.html`, Markdown for `.md`,
+/// as `preamble report` does.
+#[tauri::command]
+pub async fn export_run_report(
+    state: tauri::State<'_, AppState>,
+    id: i64,
+    file: String,
+) -> Result<(), CommandError> {
+    let path = state.chosen().path(&file, Purpose::Save)?;
+    let Some(render) = report::renderer_for(&path) else {
+        return Err(CommandError::new(
+            ErrorCode::UnknownFormat,
+            format!(
+                "{}: a report's file name ends in .html or .md",
+                path.display()
+            ),
+        ));
+    };
+    state
+        .with_store(move |store| {
+            let built = report::build(
+                store,
+                id,
+                None,
+                None,
+                jiff::Timestamp::now().as_millisecond(),
+            )?;
+            Ok(files::write(
+                &path,
+                render(&built).as_bytes(),
+                Replace::Allow,
+            )?)
+        })
         .await
 }
 

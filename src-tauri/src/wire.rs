@@ -18,6 +18,7 @@ use crate::preview::{PreviewSettings, PromptSetInfo, PromptSource, RunEnded, Run
 use crate::runs::{OutcomeView, PromptView, RoundView, RunDetail, RunListing, StepView};
 use crate::settings::Theme;
 use preamble::constitution::{Constitution, Example, PreviewDefaults, Principle, Selection, Tier};
+use preamble::dataset::ManifestCounts;
 use preamble::default_model::Progress;
 use preamble::diff::{
     ConstitutionDiff, DiffSummary, ExampleChange, FieldChange, InlineSpan, Move, Position,
@@ -103,6 +104,7 @@ fn wire_ts() -> String {
         declaration::<Piece>(&config),
         declaration::<RunEnded>(&config),
         declaration::<ImportKind>(&config),
+        declaration::<ManifestCounts>(&config),
     ];
     declarations.sort_by_key(|declaration| {
         declaration

@@ -91,6 +91,17 @@ pub fn escape(text: &str) -> String {
     escaped
 }
 
+/// How a report is written for a file named `path`: a page for `.html`, Markdown for `.md`;
+/// `None` for any other name (the caller says so, naming the file).
+pub fn renderer_for(path: &std::path::Path) -> Option<fn(&Report) -> String> {
+    let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+    match extension.as_str() {
+        "html" | "htm" => Some(html),
+        "md" | "markdown" => Some(markdown),
+        _ => None,
+    }
+}
+
 /// The report of run `a`, or of `a` against `b` with the judge's labels of `comparison` (the
 /// newest stored compare of the two when `None`).
 pub fn build(

@@ -175,3 +175,15 @@ fn a_report_of_one_run_lists_its_benign_refusals() {
     let page = html(&report);
     assert!(page.contains("be-safe"));
 }
+
+#[test]
+fn the_file_name_chooses_the_report_format() {
+    use std::path::Path;
+    let report = report();
+    let written = |name: &str| renderer_for(Path::new(name)).map(|render| render(&report));
+    assert_eq!(written("run.html"), Some(html(&report)));
+    assert_eq!(written("RUN.HTM"), Some(html(&report)));
+    assert_eq!(written("run.md"), Some(markdown(&report)));
+    assert_eq!(written("run.txt"), None);
+    assert_eq!(written("run"), None);
+}

@@ -283,18 +283,11 @@ pub struct ReportArgs {
 }
 
 pub fn report(args: ReportArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<ExitCode> {
-    let extension = args
-        .out
-        .extension()
-        .and_then(|extension| extension.to_str())
-        .map(str::to_ascii_lowercase);
-    let render: fn(&report::Report) -> String = match extension.as_deref() {
-        Some("html" | "htm") => report::html,
-        Some("md" | "markdown") => report::markdown,
-        _ => bail!(
+    let Some(render) = report::renderer_for(&args.out) else {
+        bail!(
             "{}: the report's file name must end in .html or .md",
             args.out.display()
-        ),
+        )
     };
     let store = open_store()?;
     let built = report::build(

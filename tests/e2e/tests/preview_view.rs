@@ -118,6 +118,41 @@ async fn a_preview_streams_its_loop_then_lists_and_reopens_and_resumes() {
     )
     .await
     .unwrap();
+    app.screenshot("run").await.unwrap();
+
+    // Its training data and its report, through the same core functions as the CLI's.
+    let out = app.artifact("dataset");
+    let _ = std::fs::remove_dir_all(&out);
+    app.answer_dialogs_with(Some(&out)).unwrap();
+    app.click("[data-testid=export-dataset]").await.unwrap();
+    let done = app
+        .wait_for_text("[data-testid=exported]", |t| t.contains("SFT lines"))
+        .await
+        .unwrap();
+    assert!(done.contains("from 2 of 2 prompts"), "{done}");
+    let sft = std::fs::read_to_string(out.join("sft.jsonl")).unwrap();
+    assert_eq!(sft.lines().count(), 2, "{sft}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["counts"]["finished"], 2);
+    // Again into the same folder: asked first, then replaced.
+    app.click("[data-testid=export-dataset]").await.unwrap();
+    app.click("[data-testid=replace-export-yes]").await.unwrap();
+    app.wait_for_text("[data-testid=exported]", |t| t.contains("SFT lines"))
+        .await
+        .unwrap();
+    let report = app.artifact("run-report.html");
+    app.answer_dialogs_with(Some(&report)).unwrap();
+    app.click("[data-testid=export-report]").await.unwrap();
+    app.wait_for_text("[data-testid=exported]", |t| t.contains("run-report.html"))
+        .await
+        .unwrap();
+    let page = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        page.starts_with("<!DOCTYPE html>"),
+        "{}",
+        &page[..page.len().min(80)]
+    );
 
     // A second run, cancelled once its first step is done, then resumed from Runs.
     app.click("[data-testid=tab-preview]").await.unwrap();

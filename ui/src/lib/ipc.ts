@@ -15,6 +15,7 @@ import type {
   ImportKind,
   Launch,
   Library,
+  ManifestCounts,
   ModelInfo,
   ModelStatus,
   PreviewSettings,
@@ -170,6 +171,16 @@ export const ipc = {
     channel.onmessage = onUpdate;
     return call<RunEnded>("rerun_prompt", { run, prompt, onUpdate: channel });
   },
+  /** Opens the system's folder dialog in the export folder; null when the user cancels. */
+  chooseExportFolder: () => call<ChosenFile | null>("choose_export_folder"),
+  /**
+   * Writes a run's training data (sft.jsonl, preferences.jsonl, manifest.json) into a folder
+   * chosen with chooseExportFolder. Fails with `file_exists` unless `replace` when they are there.
+   */
+  exportRunDataset: (id: number, folder: ChosenFile, replace: boolean) =>
+    call<ManifestCounts>("export_run_dataset", { id, folder: folder.handle, replace }),
+  /** Writes a run's report to a file chosen with chooseSaveFile: .html for a page, .md for Markdown. */
+  exportRunReport: (id: number, file: ChosenFile) => call<void>("export_run_report", { id, file: file.handle }),
   /** Stops a run after the model's current step; it can be resumed. */
   cancelRun: (id: number) => call<void>("cancel_run", { id }),
 };

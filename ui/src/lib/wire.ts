@@ -134,7 +134,7 @@ revision: number, };
 
 export type DraftView = { slug: string, constitution: Constitution, state: DraftState, };
 
-export type ErrorCode = "io" | "file_exists" | "symlink_refused" | "unknown_file" | "unknown_format" | "invalid_constitution" | "export_failed" | "unknown_constitution" | "constitution_exists" | "not_deleted" | "unknown_version" | "no_versions" | "invalid_name" | "empty_message" | "nothing_to_commit" | "invalid_draft" | "uncommitted_draft" | "draft_changed" | "store_damaged" | "store_too_new" | "store" | "unknown_run" | "run_busy" | "run_completed" | "unknown_comparison" | "run_interrupted" | "invalid_prompts" | "invalid_settings" | "model_mismatch" | "model_missing" | "model_invalid" | "model_download" | "engine" | "cancelled" | "no_data_dir" | "internal";
+export type ErrorCode = "io" | "file_exists" | "symlink_refused" | "unknown_file" | "unknown_format" | "invalid_constitution" | "export_failed" | "unknown_constitution" | "constitution_exists" | "not_deleted" | "unknown_version" | "no_versions" | "invalid_name" | "empty_message" | "nothing_to_commit" | "invalid_draft" | "uncommitted_draft" | "draft_changed" | "store_damaged" | "store_too_new" | "store" | "unknown_run" | "run_busy" | "run_completed" | "unknown_comparison" | "run_interrupted" | "invalid_prompts" | "invalid_settings" | "nothing_to_export" | "model_mismatch" | "model_missing" | "model_invalid" | "model_download" | "engine" | "cancelled" | "no_data_dir" | "internal";
 
 export type Example = { 
 /**
@@ -196,6 +196,20 @@ has_changes: boolean,
  * Why the stored draft does not decode, when it does not (the name is then the id).
  */
 damaged: string | null, };
+
+export type ManifestCounts = { prompts: number, finished: number, failed: number, sft: number, preferences: number, 
+/**
+ * Finished prompts without a preference label.
+ */
+unlabelled: number, 
+/**
+ * Labels of exactly 0.5: no preference.
+ */
+ties: number, 
+/**
+ * Prompts whose final answer is the initial one, character for character.
+ */
+unrevised: number, };
 
 export type ModelInfo = { path: string, 
 /**

@@ -145,6 +145,42 @@ describe("Runs", () => {
     expect(calls.filter((c) => c.command === "run_detail")).toHaveLength(2);
   });
 
+  it("exports a run's dataset, asking before it replaces an earlier export, and its report", async () => {
+    const counts = { prompts: 2, finished: 1, failed: 1, sft: 1, preferences: 0, unlabelled: 1, ties: 0, unrevised: 0 };
+    const calls = fakeBackend({
+      runs: () => [listing],
+      run_detail: () => detail,
+      choose_export_folder: () => ({ handle: "file-1", name: "out" }),
+      export_run_dataset: ({ replace }) => {
+        if (!replace) throw { code: "file_exists", message: "out/sft.jsonl exists" };
+        return counts;
+      },
+      choose_save_file: () => ({ handle: "file-2", name: "run-7-report.html" }),
+      export_run_report: () => null,
+    });
+    const root = await render(Runs, {});
+    byTestId(root, "run-row")[0].querySelector("button")!.click();
+    await settle();
+    byTestId(root, "export-dataset")[0].click();
+    await settle();
+    expect(byTestId(document.body, "replace-export")).toHaveLength(1);
+    byTestId(document.body, "replace-export-yes")[0].click();
+    await settle();
+    const writes = calls.filter((c) => c.command === "export_run_dataset").map((c) => c.args);
+    expect(writes).toEqual([
+      { id: 7, folder: "file-1", replace: false },
+      { id: 7, folder: "file-1", replace: true },
+    ]);
+    expect(textOf(byTestId(root, "exported")[0])).toBe(
+      "out: 1 SFT lines and 0 preference pairs from 1 of 2 prompts (1 without a preference label).",
+    );
+    byTestId(root, "export-report")[0].click();
+    await settle();
+    expect(calls.find((c) => c.command === "choose_save_file")?.args).toEqual({ suggested: "run-7-report.html" });
+    expect(calls.find((c) => c.command === "export_run_report")?.args).toEqual({ id: 7, file: "file-2" });
+    expect(textOf(byTestId(root, "exported")[0])).toBe("run-7-report.html: the report of run 7.");
+  });
+
   it("says where runs come from when there are none", async () => {
     fakeBackend({ runs: () => [] });
     const root = await render(Runs, {});
