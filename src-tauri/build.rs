@@ -42,6 +42,7 @@ const COMMANDS: &[&str] = &[
     "export_run_dataset",
     "export_run_report",
     "choose_export_folder",
+    "use_model",
 ];
 
 fn main() {

@@ -198,9 +198,10 @@ impl AppState {
     ) -> Result<T, CommandError> {
         self.data.as_ref().ok_or(NoDataDir)?;
         let worker = Arc::clone(&self.worker);
+        let model = self.settings().model_file;
         let value = blocking(move || {
             let mut slot = lock(&worker);
-            let worker = started(&mut slot)?;
+            let worker = started(&mut slot, model)?;
             let value = work(worker)?;
             Ok((value, worker.info().cloned()))
         })
@@ -218,6 +219,7 @@ impl AppState {
         let data = self.data.clone().ok_or(NoDataDir)?;
         let worker = Arc::clone(&self.worker);
         let running = Arc::clone(&self.run_holds_model);
+        let model = self.settings().model_file;
         let value = blocking(move || {
             let mut slot = match worker.try_lock() {
                 Ok(slot) => slot,
@@ -231,7 +233,7 @@ impl AppState {
                 }
             };
             let mut store = Store::open(&Store::default_path(&data))?;
-            let worker = started(&mut slot)?;
+            let worker = started(&mut slot, model)?;
             running.store(true, Ordering::SeqCst);
             let value = work(&mut store, worker);
             running.store(false, Ordering::SeqCst);
@@ -267,11 +269,15 @@ impl AppState {
     }
 }
 
-/// The worker in `slot`, started first when there is none.
-fn started(slot: &mut Option<WarmWorker>) -> Result<&mut WarmWorker, CommandError> {
+/// The worker in `slot`, started first when there is none: for `model`, or for the default
+/// model when that is `None`.
+fn started(
+    slot: &mut Option<WarmWorker>,
+    model: Option<PathBuf>,
+) -> Result<&mut WarmWorker, CommandError> {
     if slot.is_none() {
         let command = WorkerCommand::current_exe(&["--worker"])?;
-        *slot = Some(WarmWorker::for_model(command, None, None)?);
+        *slot = Some(WarmWorker::for_model(command, model, None)?);
     }
     let worker = slot.as_mut().expect("set above");
     worker.get()?;
@@ -877,6 +883,8 @@ pub enum ImportKind {
     Constitution,
     /// A prompt set (JSONL, CSV or text lines) to preview on.
     Prompts,
+    /// A GGUF model to run instead of the default one.
+    Model,
 }
 
 /// Asks the user, in a dialog on the main window, for a file of `kind` to open; `None` when
@@ -899,6 +907,7 @@ pub async fn choose_import_file(
             "Prompt sets (JSONL, CSV, text)",
             &["jsonl", "csv", "txt"],
         ),
+        ImportKind::Model => ("Choose a model", "GGUF models", &["gguf"]),
     };
     blocking(move || {
         let path = chosen::scripted_answer().unwrap_or_else(|| {
@@ -977,8 +986,11 @@ pub struct ModelStatus {
     pub info: Option<ModelInfo>,
     /// Whether a worker process holds the model now.
     pub running: bool,
-    /// The default model's file is not in the data folder yet ([`fetch_default_model`]).
+    /// The default model's file is not in the data folder yet ([`fetch_default_model`]) (and
+    /// no other model was chosen).
     pub missing: bool,
+    /// The GGUF file chosen to run instead of the default model ([`use_model`]).
+    pub file: Option<String>,
     /// The GPU backends the app was built with (empty for a CPU build): a model that runs on
     /// the CPU all the same deserves a warning.
     pub gpu_backends: Vec<String>,
@@ -995,14 +1007,17 @@ pub fn model_status(state: tauri::State<'_, AppState>) -> ModelStatus {
                 .as_ref()
                 .is_some_and(|worker| worker.info().is_some())
         });
-    let missing = state
-        .data
-        .as_ref()
-        .is_some_and(|data| !default_model::path(data).is_file());
+    let settings = state.settings();
+    let missing = settings.model_file.is_none()
+        && state
+            .data
+            .as_ref()
+            .is_some_and(|data| !default_model::path(data).is_file());
     ModelStatus {
-        info: state.settings().model,
+        info: settings.model,
         running,
         missing,
+        file: settings.model_file.map(|path| path.display().to_string()),
         gpu_backends: preamble::engine::gpu_backends_built()
             .into_iter()
             .map(str::to_owned)
@@ -1033,6 +1048,45 @@ pub async fn fetch_default_model(
         Ok(fetched.path().display().to_string())
     })
     .await
+}
+
+/// Runs the GGUF file the user chose with `choose_import_file("model")` from now on, or the
+/// default model for `None`: the model's worker process stops (it starts again on the next
+/// use, with the model's own errors if the file is no model). Refused with `run_busy` while a
+/// run holds the model.
+#[tauri::command]
+pub async fn use_model(
+    state: tauri::State<'_, AppState>,
+    file: Option<String>,
+) -> Result<ModelStatus, CommandError> {
+    let path = file
+        .map(|handle| state.chosen.path(&handle, Purpose::Open))
+        .transpose()?;
+    let worker = Arc::clone(&state.worker);
+    blocking(move || match worker.try_lock() {
+        Ok(mut slot) => {
+            *slot = None;
+            Ok(())
+        }
+        Err(TryLockError::Poisoned(poisoned)) => {
+            *poisoned.into_inner() = None;
+            Ok(())
+        }
+        Err(TryLockError::WouldBlock) => Err(CommandError::new(
+            ErrorCode::RunBusy,
+            "the model is busy with a run: wait for it to end, or cancel it, then change it",
+        )),
+    })
+    .await?;
+    state
+        .update_settings_off_runtime(move |settings| {
+            if settings.model_file != path {
+                settings.model = None;
+            }
+            settings.model_file = path;
+        })
+        .await?;
+    Ok(model_status(state))
 }
 
 /// Starts the default model's worker process (if none runs) and describes the model as llama.cpp

@@ -136,6 +136,7 @@ fn main() -> std::process::ExitCode {
             runs::export_run_dataset,
             runs::export_run_report,
             commands::choose_export_folder,
+            commands::use_model,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

@@ -44,6 +44,8 @@ pub struct Settings {
     /// The model as its worker process last described it (the device that ran it), shown in
     /// the status bar until the model is needed again.
     pub model: Option<preamble::engine::ModelInfo>,
+    /// The GGUF file the user chose to run instead of the default model.
+    pub model_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -100,6 +102,7 @@ mod tests {
             }),
             imports: BTreeMap::from([("/c.toml".into(), "c".into())]),
             model: None,
+            model_file: Some("/models/other.gguf".into()),
         };
         settings.save(&path).unwrap();
         assert_eq!(Settings::load(&path), settings);

@@ -123,6 +123,8 @@ export const ipc = {
   chooseSaveFile: (suggested: string) => call<ChosenFile | null>("choose_save_file", { suggested }),
   /** The model as its worker process last described it (loads nothing). */
   modelStatus: () => call<ModelStatus>("model_status"),
+  /** Runs a GGUF file chosen with chooseImportFile("model") from now on, or the default model for null. */
+  useModel: (file: ChosenFile | null) => call<ModelStatus>("use_model", { file: file?.handle ?? null }),
   /** Starts the model's worker process if none runs; the model as llama.cpp loaded it. */
   startModel: () => call<ModelInfo>("start_model"),
   /** Every preview run in the store, newest first, with its refusal figures. */

@@ -167,7 +167,7 @@ inline: Array<InlineSpan>, };
 
 export type FormatInfo = { name: string, description: string, extension: string, importable: boolean, };
 
-export type ImportKind = "constitution" | "prompts";
+export type ImportKind = "constitution" | "prompts" | "model";
 
 export type InlineSpan = { kind: SpanKind, text: string, };
 
@@ -252,9 +252,14 @@ info: ModelInfo | null,
  */
 running: boolean, 
 /**
- * The default model's file is not in the data folder yet ([`fetch_default_model`]).
+ * The default model's file is not in the data folder yet ([`fetch_default_model`]) (and
+ * no other model was chosen).
  */
 missing: boolean, 
+/**
+ * The GGUF file chosen to run instead of the default model ([`use_model`]).
+ */
+file: string | null, 
 /**
  * The GPU backends the app was built with (empty for a CPU build): a model that runs on
  * the CPU all the same deserves a warning.

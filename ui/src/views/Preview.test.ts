@@ -118,6 +118,24 @@ describe("Preview", () => {
     expect(calls.find((c) => c.command === "cancel_run")?.args).toEqual({ id: 9 });
   });
 
+  it("runs a GGUF the user chose, and the default model again", async () => {
+    const calls = backend({
+      model_status: () => ({ info: null, running: false, missing: false, gpu_backends: [], file: null }),
+      choose_import_file: () => ({ handle: "file-1", name: "big.gguf" }),
+      use_model: ({ file }) => ({ info: null, running: false, missing: false, gpu_backends: [], file: file ? "/models/big.gguf" : null }),
+    });
+    const root = await render(Preview, { slug: "test" });
+    byTestId(root, "choose-model")[0].click();
+    await settle();
+    expect(calls.find((c) => c.command === "choose_import_file")?.args).toEqual({ kind: "model" });
+    expect(calls.find((c) => c.command === "use_model")?.args).toEqual({ file: "file-1" });
+    expect(textOf(byTestId(root, "preview-model")[0])).toBe("/models/big.gguf loads when the run starts.");
+    byTestId(root, "default-model")[0].click();
+    await settle();
+    expect(calls.filter((c) => c.command === "use_model").map((c) => c.args)).toEqual([{ file: "file-1" }, { file: null }]);
+    expect(byTestId(root, "default-model")).toHaveLength(0);
+  });
+
   it("warns when a GPU build runs the model on the CPU", async () => {
     backend({ model_status: () => ({ info: model, running: true, missing: false, gpu_backends: ["CUDA"] }) });
     const root = await render(Preview, { slug: "test" });
