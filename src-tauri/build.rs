@@ -43,6 +43,8 @@ const COMMANDS: &[&str] = &[
     "export_run_report",
     "choose_export_folder",
     "use_model",
+    "start_compare",
+    "cancel_compare",
 ];
 
 fn main() {

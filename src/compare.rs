@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::constitution::Constitution;
 use crate::constitution::ids::content_hash;
 use crate::engine::CancelToken;
-use crate::feedback::Pair;
+use crate::feedback::{FeedbackMode, Pair};
 use crate::metrics::{self, PairLabel, PairMetrics};
 use crate::preview::{PreviewJob, Principles};
 use crate::runs::{self, RunError, RunEvent, RunSpec};
@@ -35,6 +35,30 @@ pub struct JudgeSpec {
     pub parallel: usize,
 }
 
+impl JudgeSpec {
+    /// The judge of B's finals against A's under `constitution`'s comparison questions (B's own
+    /// constitution unless the user named another), asking in `mode`, with side `b`'s rule,
+    /// seed and parallelism: the one rule the CLI and the app share.
+    pub fn for_side(
+        b: &RunSpec,
+        constitution: Constitution,
+        constitution_ref: Option<String>,
+        mode: FeedbackMode,
+    ) -> Self {
+        Self {
+            settings: JudgeSettings {
+                choice: constitution.preview.selection.into(),
+                mode,
+                rule: b.config.feedback_rule,
+                seed: b.config.seed,
+            },
+            constitution_ref,
+            constitution,
+            parallel: b.config.parallel,
+        }
+    }
+}
+
 /// A compare to make.
 #[derive(Debug, Clone)]
 pub struct CompareSpec {
@@ -45,6 +69,7 @@ pub struct CompareSpec {
 
 /// A side of a compare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Side {
     A,

@@ -7,6 +7,7 @@
 //! test fails when it is stale; every failure is logged once, where it leaves for the page
 //! ([`From<CommandError> for InvokeError`]).
 
+use preamble::compare::CompareError;
 use preamble::constitution::LoadError;
 use preamble::data_dir::NoDataDir;
 use preamble::dataset::DatasetError;
@@ -283,6 +284,18 @@ impl From<DatasetError> for CommandError {
             DatasetError::UnknownPrinciple { .. } => ErrorCode::ExportFailed,
             DatasetError::Folder { .. } => ErrorCode::Io,
             DatasetError::Write(error) => return error.into(),
+        };
+        Self::of(code, &error)
+    }
+}
+
+impl From<CompareError> for CommandError {
+    fn from(error: CompareError) -> Self {
+        let code = match error {
+            CompareError::Run(error) => return error.into(),
+            CompareError::Judge(_) => ErrorCode::InvalidSettings,
+            CompareError::Incomplete { .. } => ErrorCode::RunInterrupted,
+            CompareError::NothingShared { .. } => ErrorCode::NothingToExport,
         };
         Self::of(code, &error)
     }

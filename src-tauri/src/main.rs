@@ -8,6 +8,7 @@
 
 mod chosen;
 mod commands;
+mod compare;
 mod error;
 mod instance;
 mod preview;
@@ -137,6 +138,8 @@ fn main() -> std::process::ExitCode {
             runs::export_run_report,
             commands::choose_export_folder,
             commands::use_model,
+            compare::start_compare,
+            compare::cancel_compare,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

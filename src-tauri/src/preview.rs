@@ -10,6 +10,7 @@
 //! message of pieces per [`PIECES_EVERY`], and never out of order with the other updates.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use preamble::engine::CancelToken;
@@ -24,7 +25,7 @@ use preamble::store::{RunStatus, Store};
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 
-use crate::chosen::Purpose;
+use crate::chosen::{ChosenFiles, Purpose};
 use crate::commands::{AppState, lock};
 use crate::error::{CommandError, ErrorCode};
 use crate::runs::{OutcomeView, RunDetail, detail, outcome_view};
@@ -86,7 +87,7 @@ impl PreviewSettings {
     }
 
     /// The run's configuration: these settings over `defaults`.
-    fn config(&self, defaults: PreviewConfig) -> Result<PreviewConfig, CommandError> {
+    pub fn config(&self, defaults: PreviewConfig) -> Result<PreviewConfig, CommandError> {
         let parallel = usize::try_from(self.parallel).unwrap_or(usize::MAX);
         if !(1..=preamble::preview::MAX_PARALLEL).contains(&parallel) {
             return Err(CommandError::new(
@@ -308,24 +309,69 @@ pub struct RunEnded {
     pub status: RunStatus,
 }
 
-/// The cancel tokens of the runs executing in this app, by run id.
+/// What executes in this app now, to cancel it.
 #[derive(Default)]
-pub struct Executing(std::sync::Mutex<HashMap<i64, CancelToken>>);
+pub struct Executing {
+    /// The runs' cancel tokens, by run id.
+    runs: std::sync::Mutex<HashMap<i64, CancelToken>>,
+    /// The compare in progress (it may run two runs and a judge).
+    pub compare: std::sync::Mutex<Option<CancelToken>>,
+}
 
 /// Removes a run from [`Executing`] when its execution ends, however it ends.
 struct Registered<'a>(&'a Executing, i64);
 
 impl Executing {
     fn register(&self, run: i64, cancel: CancelToken) -> Registered<'_> {
-        lock(&self.0).insert(run, cancel);
+        lock(&self.runs).insert(run, cancel);
         Registered(self, run)
     }
 }
 
 impl Drop for Registered<'_> {
     fn drop(&mut self) {
-        lock(&(self.0).0).remove(&self.1);
+        lock(&self.0.runs).remove(&self.1);
     }
+}
+
+impl PromptSource {
+    /// The chosen file's path, for a file; looked up before the work goes off the runtime.
+    pub fn chosen_path(&self, chosen: &ChosenFiles) -> Result<Option<PathBuf>, CommandError> {
+        match self {
+            Self::File { handle } => Ok(Some(chosen.path(handle, Purpose::Open)?)),
+            Self::Bundled { .. } => Ok(None),
+        }
+    }
+}
+
+/// The prompts of `source` (`file` is its chosen path, for a file), the first `limit` only
+/// when there is one.
+pub fn load_prompts(
+    source: &PromptSource,
+    file: Option<PathBuf>,
+    limit: Option<u32>,
+) -> Result<Vec<PromptItem>, CommandError> {
+    let mut items = match (source, file) {
+        (_, Some(path)) => prompt_set::load(&path)?,
+        (PromptSource::Bundled { file }, None) => BundledSet::named(file)
+            .ok_or_else(|| {
+                CommandError::new(
+                    ErrorCode::InvalidPrompts,
+                    format!("no bundled prompt set `{file}`"),
+                )
+            })?
+            .items()?,
+        (PromptSource::File { handle }, None) => {
+            return Err(CommandError::new(
+                ErrorCode::UnknownFile,
+                format!("no file was chosen as `{handle}`"),
+            ));
+        }
+    };
+    if let Some(limit) = limit {
+        items.truncate(usize::try_from(limit).unwrap_or(usize::MAX).max(1));
+    }
+    Ok(items)
 }
 
 /// The prompt sets that ship with the app.
@@ -376,29 +422,12 @@ pub async fn start_preview(
     settings: PreviewSettings,
     on_update: Channel<RunUpdate>,
 ) -> Result<RunEnded, CommandError> {
-    let file = match &prompts {
-        PromptSource::File { handle } => Some(state.chosen().path(handle, Purpose::Open)?),
-        PromptSource::Bundled { .. } => None,
-    };
+    let file = prompts.chosen_path(state.chosen())?;
     let executing = state.executing();
     state
         .with_run_worker(move |store, worker| {
             let resolved = crate::commands::resolve(store, &slug, &reference)?;
-            let mut items = match (&prompts, file) {
-                (_, Some(path)) => prompt_set::load(&path)?,
-                (PromptSource::Bundled { file }, None) => BundledSet::named(file)
-                    .ok_or_else(|| {
-                        CommandError::new(
-                            ErrorCode::InvalidPrompts,
-                            format!("no bundled prompt set `{file}`"),
-                        )
-                    })?
-                    .items()?,
-                (PromptSource::File { .. }, None) => unreachable!("the handle was resolved"),
-            };
-            if let Some(limit) = settings.limit {
-                items.truncate(usize::try_from(limit).unwrap_or(usize::MAX).max(1));
-            }
+            let items = load_prompts(&prompts, file, settings.limit)?;
             let config =
                 settings.config(PreviewConfig::for_constitution(&resolved.constitution))?;
             let spec = RunSpec {
@@ -464,7 +493,7 @@ pub async fn rerun_prompt(
 /// resumed). Does nothing when the run is not executing in this app.
 #[tauri::command]
 pub fn cancel_run(state: tauri::State<'_, AppState>, id: i64) {
-    if let Some(cancel) = lock(&state.executing().0).get(&id) {
+    if let Some(cancel) = lock(&state.executing().runs).get(&id) {
         cancel.cancel();
     }
 }

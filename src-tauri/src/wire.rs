@@ -13,10 +13,12 @@ use crate::commands::{
     DiffView, DraftState, DraftView, FormatInfo, ImportKind, Launch, Library, ModelStatus,
     ProblemView, Startup,
 };
+use crate::compare::{CompareRow, CompareUpdate, CompareView, SideChoice};
 use crate::error::{CommandError, ErrorCode};
 use crate::preview::{PreviewSettings, PromptSetInfo, PromptSource, RunEnded, RunUpdate};
 use crate::runs::{OutcomeView, PromptView, RoundView, RunDetail, RunListing, StepView};
 use crate::settings::Theme;
+use preamble::compare::Side;
 use preamble::constitution::{Constitution, Example, PreviewDefaults, Principle, Selection, Tier};
 use preamble::dataset::ManifestCounts;
 use preamble::default_model::Progress;
@@ -26,7 +28,11 @@ use preamble::diff::{
 };
 use preamble::engine::ModelInfo;
 use preamble::feedback::FeedbackMode;
-use preamble::metrics::Rate;
+use preamble::metrics::{
+    CategoryRefusals, LengthChange, OutcomeChange, PairMetrics, PairedRate, PairedRefusals,
+    PairedTest, PositionBias, PrincipleRounds, Rate, Refusals, RunMetrics, TierConflict, WinRate,
+    WinRates,
+};
 use preamble::preview::{Piece, PreviewMode, PrincipleChoice, StepKind};
 use preamble::prompt_set::PromptLabel;
 use preamble::refusal::{Classification, RefusalLabel};
@@ -105,6 +111,25 @@ fn wire_ts() -> String {
         declaration::<RunEnded>(&config),
         declaration::<ImportKind>(&config),
         declaration::<ManifestCounts>(&config),
+        declaration::<SideChoice>(&config),
+        declaration::<CompareUpdate>(&config),
+        declaration::<CompareRow>(&config),
+        declaration::<CompareView>(&config),
+        declaration::<Side>(&config),
+        declaration::<PairMetrics>(&config),
+        declaration::<RunMetrics>(&config),
+        declaration::<Refusals>(&config),
+        declaration::<CategoryRefusals>(&config),
+        declaration::<LengthChange>(&config),
+        declaration::<PrincipleRounds>(&config),
+        declaration::<TierConflict>(&config),
+        declaration::<PairedRate>(&config),
+        declaration::<PairedRefusals>(&config),
+        declaration::<PairedTest>(&config),
+        declaration::<PositionBias>(&config),
+        declaration::<WinRate>(&config),
+        declaration::<WinRates>(&config),
+        declaration::<OutcomeChange>(&config),
     ];
     declarations.sort_by_key(|declaration| {
         declaration

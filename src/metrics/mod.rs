@@ -28,6 +28,7 @@ use crate::refusal::{self, RefusalLabel};
 
 /// Refusals among some prompts: any refusal (full or partial), and full refusals only.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct Refusals {
     pub any: Rate,
     pub full: Rate,
@@ -35,6 +36,7 @@ pub struct Refusals {
 
 /// The final answers' refusals among the prompts of one label and category.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct CategoryRefusals {
     /// `None` for prompts the set does not label.
     pub label: Option<PromptLabel>,
@@ -44,6 +46,7 @@ pub struct CategoryRefusals {
 
 /// How the loop changed the answers' length, in words.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct LengthChange {
     pub prompts: usize,
     pub mean_initial_words: Option<f64>,
@@ -54,6 +57,7 @@ pub struct LengthChange {
 
 /// What one principle's rounds did, counted over the rounds that applied it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct PrincipleRounds {
     pub principle: String,
     /// Rounds that applied the principle (a prompt counts once per round).
@@ -70,6 +74,7 @@ pub struct PrincipleRounds {
 
 /// A preference label whose deciding tier overruled a lower one.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct TierConflict {
     pub prompt: String,
     pub decided_by: Option<String>,
@@ -79,6 +84,7 @@ pub struct TierConflict {
 
 /// The metrics of one run's finished prompts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct RunMetrics {
     /// Finished prompts: what every figure counts from.
     pub prompts: usize,
@@ -296,6 +302,7 @@ impl RunMetrics {
 
 /// One yes/no outcome on both sides of a compare, with its paired test.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct PairedRate {
     pub a: Rate,
     pub b: Rate,
@@ -305,6 +312,7 @@ pub struct PairedRate {
 
 /// Refusals (any, and full only) on both sides.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct PairedRefusals {
     pub any: PairedRate,
     pub full: PairedRate,
@@ -312,6 +320,7 @@ pub struct PairedRefusals {
 
 /// How the judge's position in the prompt swayed its labels.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct PositionBias {
     /// The mean probability given to whichever answer was shown first (0.5: no bias).
     pub first_shown: Option<f64>,
@@ -321,6 +330,7 @@ pub struct PositionBias {
 
 /// The judge's verdicts on B's finals against A's, on some prompts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct WinRate {
     /// Prompts with a label.
     pub judged: usize,
@@ -373,6 +383,7 @@ impl WinRate {
 
 /// Win rates of B over A: on benign and harmful prompts apart, and on all.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct WinRates {
     pub benign: WinRate,
     pub harmful: WinRate,
@@ -383,6 +394,7 @@ pub struct WinRates {
 
 /// A prompt whose final answer's refusal label differs between the two sides.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct OutcomeChange {
     pub prompt: String,
     pub label: Option<PromptLabel>,
@@ -392,6 +404,7 @@ pub struct OutcomeChange {
 
 /// Two runs on the same prompts, prompt by prompt.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct PairMetrics {
     /// Prompts finished on both sides: what every figure counts from.
     pub compared: usize,

@@ -94,6 +94,7 @@ pub fn binomial_two_sided(k: usize, n: usize) -> f64 {
 
 /// A paired test between two sides on the same prompts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct PairedTest {
     /// `mcnemar` (a yes/no outcome per prompt on each side) or `sign` (a win or loss per prompt).
     pub test: &'static str,

@@ -15,7 +15,7 @@ use preamble::preview::PrincipleChoice;
 use preamble::prompt_set;
 use preamble::report;
 use preamble::runs::RunSpec;
-use preamble::store::{JudgeSettings, Store};
+use preamble::store::Store;
 
 use crate::preview::{
     FeedbackArg, ProgressLine, RuleArg, SettingsArgs, cancel_on_ctrl_c, show_progress,
@@ -88,17 +88,12 @@ pub fn compare(args: CompareArgs, open_store: &dyn Fn() -> Result<Store>) -> Res
         Some(reference) => load_source(open_store, reference)?,
         None => source_b,
     };
-    let judge = JudgeSpec {
-        settings: JudgeSettings {
-            choice: judge_source.constitution.preview.selection.into(),
-            mode: FeedbackMode::from(args.judge_mode),
-            rule: b.config.feedback_rule,
-            seed: b.config.seed,
-        },
-        constitution_ref: judge_source.stored_reference(),
-        constitution: judge_source.constitution,
-        parallel: b.config.parallel,
-    };
+    let judge = JudgeSpec::for_side(
+        &b,
+        judge_source.constitution.clone(),
+        judge_source.stored_reference(),
+        FeedbackMode::from(args.judge_mode),
+    );
     let spec = CompareSpec { a, b, judge };
     let mut worker = args.model.worker()?;
     let cancel = cancel_on_ctrl_c();

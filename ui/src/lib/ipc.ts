@@ -5,6 +5,8 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import type {
   ChosenFile,
   CommandError,
+  CompareUpdate,
+  CompareView,
   Constitution,
   DiffView,
   DownloadProgress,
@@ -25,6 +27,7 @@ import type {
   RunEnded,
   RunListing,
   RunUpdate,
+  SideChoice,
   Startup,
   Theme,
   VersionInfo,
@@ -183,6 +186,23 @@ export const ipc = {
     call<ManifestCounts>("export_run_dataset", { id, folder: folder.handle, replace }),
   /** Writes a run's report to a file chosen with chooseSaveFile: .html for a page, .md for Markdown. */
   exportRunReport: (id: number, file: ChosenFile) => call<void>("export_run_report", { id, file: file.handle }),
+  /**
+   * Previews both sides on the prompts and judges B's finals against A's (stored runs and labels
+   * that match are reused), calling `onUpdate` as it goes; the compare once done.
+   */
+  startCompare: (
+    a: SideChoice,
+    b: SideChoice,
+    prompts: PromptSource,
+    settings: PreviewSettings,
+    onUpdate: (update: CompareUpdate) => void,
+  ) => {
+    const channel = new Channel<CompareUpdate>();
+    channel.onmessage = onUpdate;
+    return call<CompareView>("start_compare", { a, b, prompts, settings, onUpdate: channel });
+  },
+  /** Stops the compare in progress; what finished is kept and reused next time. */
+  cancelCompare: () => call<void>("cancel_compare"),
   /** Stops a run after the model's current step; it can be resumed. */
   cancelRun: (id: number) => call<void>("cancel_run", { id }),
 };

@@ -12,6 +12,7 @@ export type Action =
   | "diff"
   | "runs"
   | "preview"
+  | "compare"
   | "run"
   | "help";
 
@@ -33,7 +34,8 @@ export const SHORTCUTS: Shortcut[] = [
   { action: "diff", keys: "Ctrl+4", label: "Diff" },
   { action: "runs", keys: "Ctrl+5", label: "Runs" },
   { action: "preview", keys: "Ctrl+6", label: "Preview" },
-  { action: "run", keys: "Ctrl+Enter", label: "Run the preview, or rerun the lab's prompt" },
+  { action: "compare", keys: "Ctrl+7", label: "Compare" },
+  { action: "run", keys: "Ctrl+Enter", label: "Run the preview or the compare, or rerun the lab's prompt" },
   { action: "help", keys: "F1", label: "Keyboard shortcuts" },
 ];
 
@@ -74,6 +76,8 @@ export function actionFor(event: KeyboardEvent): Action | null {
       return "runs";
     case "6":
       return "preview";
+    case "7":
+      return "compare";
     default:
       return null;
   }

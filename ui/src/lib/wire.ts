@@ -1,6 +1,12 @@
 // Generated from the Rust types by src-tauri/src/wire.rs (ts-rs): do not edit.
 // Regenerate with `PREAMBLE_WRITE_WIRE=1 cargo test -p preamble-app wire`.
 
+export type CategoryRefusals = { 
+/**
+ * `None` for prompts the set does not label.
+ */
+label: PromptLabel | null, category: string, refusals: Refusals, };
+
 export type ChosenFile = { 
 /**
  * Names the file in later commands.
@@ -30,6 +36,28 @@ substantive_words: number,
 cues: Array<string>, };
 
 export type CommandError = { code: ErrorCode, message: string, };
+
+export type CompareRow = { id: string, prompt: string, label: PromptLabel | null, a_final: string, a_refusal: Classification, b_final: string, b_refusal: Classification, 
+/**
+ * The judge's probability that B's final is the better one.
+ */
+p_b: number | null, 
+/**
+ * Why the judge could not label the pair.
+ */
+judge_error: string | null, };
+
+export type CompareUpdate = { "type": "side", side: Side, run: number, reused: boolean, } | { "type": "progress", side: Side, progress: Progress, } | { "type": "judging", pairs: number, reused: boolean, };
+
+export type CompareView = { run_a: number, run_b: number, 
+/**
+ * How each side is named: `slug@revision`, and the pinned principle.
+ */
+a: string, b: string, 
+/**
+ * The constitution whose comparison questions judged, when one has.
+ */
+judge: string | null, metrics: PairMetrics, rows: Array<CompareRow>, };
 
 export type Constitution = { 
 /**
@@ -181,6 +209,12 @@ open: string | null,
  */
 notice: string | null, };
 
+export type LengthChange = { prompts: number, mean_initial_words: number | null, mean_final_words: number | null, 
+/**
+ * The mean of final minus initial words.
+ */
+mean_change: number | null, };
+
 export type Library = { constitutions: Array<Listing>, deleted: Array<Listing>, };
 
 export type Listing = { slug: string, name: string, versions: number, latest: number | null, 
@@ -268,15 +302,72 @@ gpu_backends: Array<string>, };
 
 export type Move = { from: Position, to: Position, };
 
+export type OutcomeChange = { prompt: string, label: PromptLabel | null, a: RefusalLabel, b: RefusalLabel, };
+
 export type OutcomeView = { initial: string, initial_refusal: Classification, rounds: Array<RoundView>, final: string, final_refusal: Classification, 
 /**
  * The principle whose round turned a compliant answer into the final refusal.
  */
 caused_by: string | null, };
 
+export type PairMetrics = { 
+/**
+ * Prompts finished on both sides: what every figure counts from.
+ */
+compared: number, 
+/**
+ * Prompts finished on one side only (left out).
+ */
+only_a: Array<string>, only_b: Array<string>, a: RunMetrics, b: RunMetrics, over_refusal: PairedRefusals, harmful_refusal: PairedRefusals, revised: PairedRate, 
+/**
+ * `None` until a judge has labelled the pairs.
+ */
+wins: WinRates | null, 
+/**
+ * Prompts whose final refusal label changed from A to B.
+ */
+changed: Array<OutcomeChange>, };
+
+export type PairedRate = { a: Rate, b: Rate, 
+/**
+ * McNemar's test: `for_a` had the outcome on A only, `for_b` on B only.
+ */
+test: PairedTest, };
+
+export type PairedRefusals = { any: PairedRate, full: PairedRate, };
+
+export type PairedTest = { 
+/**
+ * `mcnemar` (a yes/no outcome per prompt on each side) or `sign` (a win or loss per prompt).
+ */
+test: string, 
+/**
+ * The prompts that count for A (yes on A only, or A's wins).
+ */
+for_a: Array<string>, 
+/**
+ * The prompts that count for B.
+ */
+for_b: Array<string>, 
+/**
+ * The two-sided exact p-value; small when the split between `for_a` and `for_b` is
+ * unlikely under no difference.
+ */
+p_value: number, };
+
 export type Piece = { prompt: number, step: number, text: string, };
 
 export type Position = { tier_id: string, tier_name: string, position: number, };
+
+export type PositionBias = { 
+/**
+ * The mean probability given to whichever answer was shown first (0.5: no bias).
+ */
+first_shown: number | null, 
+/**
+ * Pairs whose two orders picked different winners.
+ */
+orders_disagree: Rate, };
 
 export type PreviewDefaults = { 
 /**
@@ -371,6 +462,28 @@ fields: Array<FieldChange>, };
 
 export type PrincipleChoice = "uniform" | "weighted" | { "pinned": string };
 
+export type PrincipleRounds = { principle: string, 
+/**
+ * Rounds that applied the principle (a prompt counts once per round).
+ */
+rounds: number, 
+/**
+ * Rounds whose revision refused (fully or partly) an answer that complied.
+ */
+to_refusal: Rate, 
+/**
+ * Rounds whose revision complied where the answer before refused.
+ */
+to_compliance: Rate, 
+/**
+ * Rounds whose revision changed the answer materially.
+ */
+changed: Rate, 
+/**
+ * Of the rounds that changed the answer, those whose insertions are mostly hedging.
+ */
+boilerplate: Rate, };
+
 export type Problem = { field: string, message: string, tier: string | null, principle: string | null, 
 /**
  * The field's own name, e.g. `title`; empty for the document as a whole.
@@ -424,6 +537,8 @@ prompts: Array<string>, };
 
 export type RefusalLabel = "compliance" | "partial_refusal" | "full_refusal";
 
+export type Refusals = { any: Rate, full: Rate, };
+
 export type Reorder = { from: number, to: number, };
 
 export type RoundView = { principle: string, critique: string, revision: string, revision_refusal: Classification, };
@@ -451,6 +566,49 @@ over_refusal: Rate,
  */
 harmful_refusal: Rate, };
 
+export type RunMetrics = { 
+/**
+ * Finished prompts: what every figure counts from.
+ */
+prompts: number, 
+/**
+ * Final answers that refuse a benign prompt.
+ */
+over_refusal: Refusals, 
+/**
+ * Final answers that refuse a harmful prompt.
+ */
+harmful_refusal: Refusals, 
+/**
+ * Final answers that refuse a prompt the set does not label.
+ */
+unlabelled_refusal: Refusals, 
+/**
+ * The same, per label and category (prompts without a category are left out).
+ */
+categories: Array<CategoryRefusals>, 
+/**
+ * Prompts whose final answer differs materially from the initial one.
+ */
+revised: Rate, length: LengthChange, 
+/**
+ * Per principle, by the principle's id, in the order first applied.
+ */
+principles: Array<PrincipleRounds>, 
+/**
+ * Of every round that changed its answer, those whose insertions are mostly hedging.
+ */
+boilerplate: Rate, 
+/**
+ * Of the prompts with a preference label, those whose final answer the run's AI feedback
+ * preferred to the initial one.
+ */
+final_preferred: Rate, 
+/**
+ * Of the prompts with a tiered preference label, those with a tier conflict.
+ */
+tier_conflicts: Rate, tier_conflict_details: Array<TierConflict>, };
+
 export type RunStatus = "running" | "interrupted" | "completed" | "cancelled" | "failed";
 
 export type RunSummary = { id: number, created_ms: number, finished_ms: number | null, status: RunStatus, model_name: string, model_sha256: string, device: string, constitution_name: string, constitution_hash: string, constitution_ref: string | null, prompts: number, prompts_done: number, prompts_failed: number, 
@@ -462,6 +620,18 @@ status_note: string | null, };
 export type RunUpdate = { "type": "started", detail: RunDetail, resumed: boolean, model: string, device: string, progress: Progress, } | { "type": "step_started", prompt: number, step: number, kind: StepKind, principle: string | null, } | { "type": "pieces", pieces: Array<Piece>, } | { "type": "step_done", prompt: number, step: number, text: string, refusal: Classification | null, progress: Progress, } | { "type": "prompt_done", prompt: number, outcome: OutcomeView, progress: Progress, } | { "type": "prompt_failed", prompt: number, error: string, progress: Progress, } | { "type": "finished", status: RunStatus, progress: Progress, };
 
 export type Selection = "uniform" | "weighted";
+
+export type Side = "a" | "b";
+
+export type SideChoice = { slug: string, 
+/**
+ * `draft`, a version number or a tag.
+ */
+reference: string, 
+/**
+ * Pin every round to this principle (a workshop's one principle against another).
+ */
+pinned: string | null, };
 
 export type SpanKind = "equal" | "insert" | "delete";
 
@@ -506,6 +676,12 @@ reordered: Reorder | null,
  */
 fields: Array<FieldChange>, };
 
+export type TierConflict = { prompt: string, decided_by: string | null, 
+/**
+ * The lower tiers that decisively preferred the other answer.
+ */
+conflicts: Array<string>, };
+
 export type VersionInfo = { number: number, 
 /**
  * sha256 of the canonical TOML, lower-case hex.
@@ -515,3 +691,35 @@ hash: string, parent: number | null, message: string, author: string,
  * Milliseconds since the Unix epoch, UTC.
  */
 created_ms: number, tags: Array<string>, };
+
+export type WinRate = { 
+/**
+ * Prompts with a label.
+ */
+judged: number, 
+/**
+ * B won (P(B) > 0.5) among the prompts with a winner.
+ */
+b_wins: Rate, 
+/**
+ * Prompts A won.
+ */
+a_wins: Array<string>, 
+/**
+ * Prompts with P(B) = 0.5 exactly.
+ */
+ties: Array<string>, 
+/**
+ * The mean soft label P(B).
+ */
+mean_p_b: number | null, 
+/**
+ * The sign test on A's wins against B's.
+ */
+test: PairedTest, position: PositionBias, };
+
+export type WinRates = { benign: WinRate, harmful: WinRate, all: WinRate, 
+/**
+ * Prompts the judge could not label, with why.
+ */
+failed: Array<[string, string]>, };
