@@ -45,6 +45,12 @@ const COMMANDS: &[&str] = &[
     "use_model",
     "start_compare",
     "cancel_compare",
+    "diff_behaviour",
+    "stored_prompt_sets",
+    "prompt_set_items",
+    "save_prompt_set",
+    "import_prompt_set",
+    "delete_prompt_set",
 ];
 
 fn main() {

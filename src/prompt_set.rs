@@ -74,6 +74,7 @@ impl fmt::Display for PromptLabel {
 
 /// One prompt of a set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "wire-types", derive(ts_rs::TS))]
 pub struct PromptItem {
     /// Unique within its set.
     pub id: String,

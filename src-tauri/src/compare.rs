@@ -4,7 +4,7 @@
 //! [`preamble::compare::run`], as the CLI's `compare` does it: stored runs and labels that
 //! match are reused, not run again.
 
-use preamble::compare::{self, CompareEvent, CompareSpec, JudgeSpec, Side};
+use preamble::compare::{self, Behaviour, CompareEvent, CompareSpec, JudgeSpec, Side};
 use preamble::engine::CancelToken;
 use preamble::feedback::FeedbackMode;
 use preamble::metrics::{self, PairMetrics};
@@ -145,7 +145,7 @@ pub async fn start_compare(
     let executing = state.executing();
     state
         .with_run_worker(move |store, worker| {
-            let items = load_prompts(&prompts, file, settings.limit)?;
+            let items = load_prompts(store, &prompts, file, settings.limit)?;
             let side = |choice: &SideChoice| -> Result<RunSpec, CommandError> {
                 let resolved = resolve(store, &choice.slug, &choice.reference)?;
                 let mut config =
@@ -210,6 +210,25 @@ pub async fn start_compare(
             *lock(&executing.compare) = None;
             let compared = compared?;
             view(store, compared.run_a, compared.run_b)
+        })
+        .await
+}
+
+/// What the change from revision `old` to `new` of `slug` did to outputs, when the store holds
+/// completed runs of both texts on the same prompts (a compare of the two made them, say):
+/// the prompts whose final refusal label changed, and per principle, those its rounds touched.
+#[tauri::command]
+pub async fn diff_behaviour(
+    state: tauri::State<'_, AppState>,
+    slug: String,
+    old: String,
+    new: String,
+) -> Result<Option<Behaviour>, CommandError> {
+    state
+        .with_store(move |store| {
+            let old = resolve(store, &slug, &old)?.constitution;
+            let new = resolve(store, &slug, &new)?.constitution;
+            Ok(compare::behaviour(store, &old, &new)?)
         })
         .await
 }

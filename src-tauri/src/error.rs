@@ -66,6 +66,7 @@ pub enum ErrorCode {
     RunInterrupted,
     /// A prompt set that does not parse (the message names the file, line and field).
     InvalidPrompts,
+    UnknownPromptSet,
     /// Preview settings that cannot run (rounds out of range, an unknown pinned principle...).
     InvalidSettings,
     /// A run has nothing finished to export yet.
@@ -171,6 +172,8 @@ impl From<StoreError> for CommandError {
             S::Sqlite { .. } | S::Folder { .. } => ErrorCode::Store,
             S::NewerSchema { .. } => ErrorCode::StoreTooNew,
             S::Corrupt { .. } | S::CorruptRun { .. } => ErrorCode::StoreDamaged,
+            S::UnknownPromptSet(_) => ErrorCode::UnknownPromptSet,
+            S::InvalidPromptSet { .. } => ErrorCode::InvalidPrompts,
             S::UnknownConstitution(_) => ErrorCode::UnknownConstitution,
             S::ConstitutionExists(_) | S::DeletedConstitutionExists(_) => {
                 ErrorCode::ConstitutionExists

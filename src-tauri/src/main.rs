@@ -12,6 +12,7 @@ mod compare;
 mod error;
 mod instance;
 mod preview;
+mod prompt_sets;
 mod runs;
 mod settings;
 #[cfg(test)]
@@ -140,6 +141,12 @@ fn main() -> std::process::ExitCode {
             commands::use_model,
             compare::start_compare,
             compare::cancel_compare,
+            compare::diff_behaviour,
+            prompt_sets::stored_prompt_sets,
+            prompt_sets::prompt_set_items,
+            prompt_sets::save_prompt_set,
+            prompt_sets::import_prompt_set,
+            prompt_sets::delete_prompt_set,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

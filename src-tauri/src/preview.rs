@@ -49,6 +49,8 @@ pub enum PromptSource {
     Bundled { file: String },
     /// A file (JSONL, CSV or text lines) the user chose with the open dialog.
     File { handle: String },
+    /// A set kept in the store, by name.
+    Stored { name: String },
 }
 
 /// A preview's settings as the page edits them.
@@ -339,14 +341,15 @@ impl PromptSource {
     pub fn chosen_path(&self, chosen: &ChosenFiles) -> Result<Option<PathBuf>, CommandError> {
         match self {
             Self::File { handle } => Ok(Some(chosen.path(handle, Purpose::Open)?)),
-            Self::Bundled { .. } => Ok(None),
+            Self::Bundled { .. } | Self::Stored { .. } => Ok(None),
         }
     }
 }
 
-/// The prompts of `source` (`file` is its chosen path, for a file), the first `limit` only
-/// when there is one.
+/// The prompts of `source` (`file` is its chosen path, for a file; `store` holds a stored
+/// set), the first `limit` only when there is one.
 pub fn load_prompts(
+    store: &Store,
     source: &PromptSource,
     file: Option<PathBuf>,
     limit: Option<u32>,
@@ -361,6 +364,7 @@ pub fn load_prompts(
                 )
             })?
             .items()?,
+        (PromptSource::Stored { name }, None) => store.prompt_set(name)?,
         (PromptSource::File { handle }, None) => {
             return Err(CommandError::new(
                 ErrorCode::UnknownFile,
@@ -427,7 +431,7 @@ pub async fn start_preview(
     state
         .with_run_worker(move |store, worker| {
             let resolved = crate::commands::resolve(store, &slug, &reference)?;
-            let items = load_prompts(&prompts, file, settings.limit)?;
+            let items = load_prompts(store, &prompts, file, settings.limit)?;
             let config =
                 settings.config(PreviewConfig::for_constitution(&resolved.constitution))?;
             let spec = RunSpec {

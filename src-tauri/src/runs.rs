@@ -223,12 +223,14 @@ pub async fn export_run_dataset(
         .await
 }
 
-/// Writes run `id`'s report to the file the user chose: a page for `.html`, Markdown for `.md`,
-/// as `preamble report` does.
+/// Writes run `id`'s report, or the report of `id` (A) against `versus` (B) with the newest
+/// judge's labels, to the file the user chose: a page for `.html`, Markdown for `.md`, as
+/// `preamble report` does.
 #[tauri::command]
 pub async fn export_run_report(
     state: tauri::State<'_, AppState>,
     id: i64,
+    versus: Option<i64>,
     file: String,
 ) -> Result<(), CommandError> {
     let path = state.chosen().path(&file, Purpose::Save)?;
@@ -243,13 +245,8 @@ pub async fn export_run_report(
     };
     state
         .with_store(move |store| {
-            let built = report::build(
-                store,
-                id,
-                None,
-                None,
-                jiff::Timestamp::now().as_millisecond(),
-            )?;
+            let now = jiff::Timestamp::now().as_millisecond();
+            let built = report::build(store, id, versus, None, now)?;
             Ok(files::write(
                 &path,
                 render(&built).as_bytes(),

@@ -18,7 +18,7 @@ use crate::error::{CommandError, ErrorCode};
 use crate::preview::{PreviewSettings, PromptSetInfo, PromptSource, RunEnded, RunUpdate};
 use crate::runs::{OutcomeView, PromptView, RoundView, RunDetail, RunListing, StepView};
 use crate::settings::Theme;
-use preamble::compare::Side;
+use preamble::compare::{Behaviour, PrincipleChanges, Side};
 use preamble::constitution::{Constitution, Example, PreviewDefaults, Principle, Selection, Tier};
 use preamble::dataset::ManifestCounts;
 use preamble::default_model::Progress;
@@ -34,10 +34,10 @@ use preamble::metrics::{
     WinRates,
 };
 use preamble::preview::{Piece, PreviewMode, PrincipleChoice, StepKind};
-use preamble::prompt_set::PromptLabel;
+use preamble::prompt_set::{PromptItem, PromptLabel};
 use preamble::refusal::{Classification, RefusalLabel};
 use preamble::runs::Progress as RunProgress;
-use preamble::store::{DraftStatus, Listing, RunStatus, RunSummary, VersionInfo};
+use preamble::store::{DraftStatus, Listing, PromptSetSummary, RunStatus, RunSummary, VersionInfo};
 
 /// The generated file, relative to this crate.
 const FILE: &str = "../ui/src/lib/wire.ts";
@@ -130,6 +130,10 @@ fn wire_ts() -> String {
         declaration::<WinRate>(&config),
         declaration::<WinRates>(&config),
         declaration::<OutcomeChange>(&config),
+        declaration::<Behaviour>(&config),
+        declaration::<PrincipleChanges>(&config),
+        declaration::<PromptSetSummary>(&config),
+        declaration::<PromptItem>(&config),
     ];
     declarations.sort_by_key(|declaration| {
         declaration

@@ -23,10 +23,12 @@ use crate::data_dir::DataDir;
 
 #[cfg(feature = "engine")]
 mod comparisons;
+mod prompt_sets;
 #[cfg(feature = "engine")]
 mod runs;
 #[cfg(feature = "engine")]
 pub use comparisons::{JudgeSettings, NewComparison, StoredComparison};
+pub use prompt_sets::PromptSetSummary;
 #[cfg(feature = "engine")]
 pub use runs::{NewRun, RunOwner, RunStatus, RunSummary, StoredRun};
 
@@ -145,6 +147,14 @@ const MIGRATIONS: &[&str] = &[
         labels TEXT NOT NULL
      );
      CREATE INDEX comparisons_by_runs ON comparisons (run_a, run_b);",
+    // 8: prompt sets made and edited in the app, kept whole as JSONL by name.
+    "CREATE TABLE prompt_sets (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        items TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+     );",
 ];
 
 /// The store's file name in the data folder.
@@ -218,6 +228,10 @@ pub enum StoreError {
         run_a: i64,
         run_b: i64,
     },
+    #[error("no prompt set `{0}` in the store")]
+    UnknownPromptSet(String),
+    #[error("prompt set `{name}`: {message}")]
+    InvalidPromptSet { name: String, message: String },
     #[error("run {run}: stored {what} does not decode: {message}")]
     CorruptRun {
         run: i64,

@@ -91,6 +91,22 @@ async fn two_constitutions_compare_with_metrics_and_a_drill_down() {
     assert_eq!(charts, serde_json::json!([2, true]));
     app.screenshot("compare").await.unwrap();
 
+    // The compare's report, as `preamble report A B` writes it.
+    let report = app.artifact("compare-report.html");
+    app.answer_dialogs_with(Some(&report)).unwrap();
+    app.click("[data-testid=compare-export]").await.unwrap();
+    app.wait_for_text("[data-testid=compare-exported]", |t| {
+        t.contains("compare-report.html")
+    })
+    .await
+    .unwrap();
+    let page = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        page.starts_with("<!DOCTYPE html>"),
+        "{}",
+        &page[..page.len().min(80)]
+    );
+
     // A bar of the boilerplate chart drills down to the rounds it counts (maybe none).
     let expected = app
         .eval(

@@ -192,3 +192,68 @@ async fn a_preview_streams_its_loop_then_lists_and_reopens_and_resumes() {
     resumed.unwrap();
     app.close().await.unwrap();
 }
+
+/// The frame times of the window while all 44 prompts of a bundled set stream (and the grid is
+/// scrolled): a measurement for the issue's note, not a check (the figures depend on the
+/// machine). Run it alone: `cargo test ... --test preview_view -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement of a few minutes on the real model"]
+async fn frame_times_while_44_prompts_stream() {
+    let constitution = sample_constitution("general-assistant.toml");
+    let app = App::launch("preview-frames", &[&constitution])
+        .await
+        .expect("the app starts");
+    app.wait_for_text("[data-testid=editor-title]", |t| !t.is_empty())
+        .await
+        .unwrap();
+    app.click("[data-testid=tab-preview]").await.unwrap();
+    app.wait_until(
+        "the preview's settings load",
+        "const b = document.querySelector('[data-testid=preview-run]'); return !!b && !b.disabled;",
+    )
+    .await
+    .unwrap();
+    app.fill("[data-testid=preview-rounds]", "1").await.unwrap();
+    app.fill("[data-testid=preview-max-tokens]", "48")
+        .await
+        .unwrap();
+    app.eval(WATCH).await.unwrap();
+    // Scrolls the grid a little every frame while the run goes, as a reader would.
+    app.eval(
+        "const scroll = () => { const g = document.querySelector('.grid'); \
+           if (g) g.scrollTop = (g.scrollTop + 7) % Math.max(1, g.scrollHeight - g.clientHeight); \
+           requestAnimationFrame(scroll); }; requestAnimationFrame(scroll); return true;",
+    )
+    .await
+    .unwrap();
+    app.click("[data-testid=preview-run]").await.unwrap();
+    app.wait_until_within(
+        "the run completes",
+        &run_status("completed"),
+        Duration::from_secs(1200),
+    )
+    .await
+    .unwrap();
+    let seen = app.eval("return window.__seen;").await.unwrap();
+    let mut frames: Vec<f64> = seen["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(serde_json::Value::as_f64)
+        .collect();
+    frames.sort_by(f64::total_cmp);
+    let p = |q: f64| frames[((frames.len() - 1) as f64 * q) as usize];
+    let over = |ms: f64| frames.iter().filter(|&&f| f > ms).count();
+    eprintln!(
+        "44 prompts: {} frames, median {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms; \
+         {} over 50 ms, {} over 100 ms",
+        frames.len(),
+        p(0.5),
+        p(0.95),
+        p(0.99),
+        p(1.0),
+        over(50.0),
+        over(100.0)
+    );
+    app.close().await.unwrap();
+}

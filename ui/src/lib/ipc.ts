@@ -3,6 +3,7 @@
 // @tauri-apps/api directly (a test fails if they do).
 import { Channel, invoke } from "@tauri-apps/api/core";
 import type {
+  Behaviour,
   ChosenFile,
   CommandError,
   CompareUpdate,
@@ -21,7 +22,9 @@ import type {
   ModelInfo,
   ModelStatus,
   PreviewSettings,
+  PromptItem,
   PromptSetInfo,
+  PromptSetSummary,
   PromptSource,
   RunDetail,
   RunEnded,
@@ -140,6 +143,16 @@ export const ipc = {
     channel.onmessage = onProgress;
     return call<string>("fetch_default_model", { onProgress: channel });
   },
+  /** The prompt sets kept in the store, by name. */
+  storedPromptSets: () => call<PromptSetSummary[]>("stored_prompt_sets"),
+  /** The prompts of a bundled, stored or chosen set. */
+  promptSetItems: (source: PromptSource) => call<PromptItem[]>("prompt_set_items", { source }),
+  /** Saves a stored set whole; fails with `invalid_prompts`, naming the item, when it breaks the rules. */
+  savePromptSet: (name: string, items: PromptItem[]) => call<PromptSetSummary>("save_prompt_set", { name, items }),
+  /** Reads a file chosen with chooseImportFile("prompts") into the stored set `name`. */
+  importPromptSet: (name: string, file: ChosenFile) =>
+    call<PromptSetSummary>("import_prompt_set", { name, file: file.handle }),
+  deletePromptSet: (name: string) => call<void>("delete_prompt_set", { name }),
   /** The prompt sets that ship with the app. */
   promptSets: () => call<PromptSetInfo[]>("prompt_sets"),
   /** The preview settings a revision of a constitution asks for by default. */
@@ -184,8 +197,12 @@ export const ipc = {
    */
   exportRunDataset: (id: number, folder: ChosenFile, replace: boolean) =>
     call<ManifestCounts>("export_run_dataset", { id, folder: folder.handle, replace }),
-  /** Writes a run's report to a file chosen with chooseSaveFile: .html for a page, .md for Markdown. */
-  exportRunReport: (id: number, file: ChosenFile) => call<void>("export_run_report", { id, file: file.handle }),
+  /**
+   * Writes a run's report (or run `id` against run `versus`, a compare's) to a file chosen with
+   * chooseSaveFile: .html for a page, .md for Markdown.
+   */
+  exportRunReport: (id: number, file: ChosenFile, versus: number | null = null) =>
+    call<void>("export_run_report", { id, versus, file: file.handle }),
   /**
    * Previews both sides on the prompts and judges B's finals against A's (stored runs and labels
    * that match are reused), calling `onUpdate` as it goes; the compare once done.
@@ -201,6 +218,12 @@ export const ipc = {
     channel.onmessage = onUpdate;
     return call<CompareView>("start_compare", { a, b, prompts, settings, onUpdate: channel });
   },
+  /**
+   * What the change between two revisions did to outputs (from stored runs of both texts on the
+   * same prompts); null when there are none.
+   */
+  diffBehaviour: (slug: string, old: Reference, next: Reference) =>
+    call<Behaviour | null>("diff_behaviour", { slug, old, new: next }),
   /** Stops the compare in progress; what finished is kept and reused next time. */
   cancelCompare: () => call<void>("cancel_compare"),
   /** Stops a run after the model's current step; it can be resumed. */

@@ -13,6 +13,7 @@ export type Action =
   | "runs"
   | "preview"
   | "compare"
+  | "prompts"
   | "run"
   | "help";
 
@@ -35,6 +36,7 @@ export const SHORTCUTS: Shortcut[] = [
   { action: "runs", keys: "Ctrl+5", label: "Runs" },
   { action: "preview", keys: "Ctrl+6", label: "Preview" },
   { action: "compare", keys: "Ctrl+7", label: "Compare" },
+  { action: "prompts", keys: "Ctrl+8", label: "Prompt sets" },
   { action: "run", keys: "Ctrl+Enter", label: "Run the preview or the compare, or rerun the lab's prompt" },
   { action: "help", keys: "F1", label: "Keyboard shortcuts" },
 ];
@@ -78,6 +80,8 @@ export function actionFor(event: KeyboardEvent): Action | null {
       return "preview";
     case "7":
       return "compare";
+    case "8":
+      return "prompts";
     default:
       return null;
   }

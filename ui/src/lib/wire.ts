@@ -1,6 +1,16 @@
 // Generated from the Rust types by src-tauri/src/wire.rs (ts-rs): do not edit.
 // Regenerate with `PREAMBLE_WRITE_WIRE=1 cargo test -p preamble-app wire`.
 
+export type Behaviour = { run_a: number, run_b: number, 
+/**
+ * Prompts finished on both sides.
+ */
+compared: number, changed: Array<OutcomeChange>, 
+/**
+ * Per principle id (in the order first applied), the changed prompts whose loop applied it.
+ */
+by_principle: Array<PrincipleChanges>, };
+
 export type CategoryRefusals = { 
 /**
  * `None` for prompts the set does not label.
@@ -162,7 +172,7 @@ revision: number, };
 
 export type DraftView = { slug: string, constitution: Constitution, state: DraftState, };
 
-export type ErrorCode = "io" | "file_exists" | "symlink_refused" | "unknown_file" | "unknown_format" | "invalid_constitution" | "export_failed" | "unknown_constitution" | "constitution_exists" | "not_deleted" | "unknown_version" | "no_versions" | "invalid_name" | "empty_message" | "nothing_to_commit" | "invalid_draft" | "uncommitted_draft" | "draft_changed" | "store_damaged" | "store_too_new" | "store" | "unknown_run" | "run_busy" | "run_completed" | "unknown_comparison" | "run_interrupted" | "invalid_prompts" | "invalid_settings" | "nothing_to_export" | "model_mismatch" | "model_missing" | "model_invalid" | "model_download" | "engine" | "cancelled" | "no_data_dir" | "internal";
+export type ErrorCode = "io" | "file_exists" | "symlink_refused" | "unknown_file" | "unknown_format" | "invalid_constitution" | "export_failed" | "unknown_constitution" | "constitution_exists" | "not_deleted" | "unknown_version" | "no_versions" | "invalid_name" | "empty_message" | "nothing_to_commit" | "invalid_draft" | "uncommitted_draft" | "draft_changed" | "store_damaged" | "store_too_new" | "store" | "unknown_run" | "run_busy" | "run_completed" | "unknown_comparison" | "run_interrupted" | "invalid_prompts" | "unknown_prompt_set" | "invalid_settings" | "nothing_to_export" | "model_mismatch" | "model_missing" | "model_invalid" | "model_download" | "engine" | "cancelled" | "no_data_dir" | "internal";
 
 export type Example = { 
 /**
@@ -460,6 +470,8 @@ moved: Move | null,
  */
 fields: Array<FieldChange>, };
 
+export type PrincipleChanges = { principle: string, prompts: Array<string>, };
+
 export type PrincipleChoice = "uniform" | "weighted" | { "pinned": string };
 
 export type PrincipleRounds = { principle: string, 
@@ -496,6 +508,28 @@ export type Progress = { steps_done: number, steps_total: number, prompts_done: 
  */
 generated_tokens: number, elapsed_ms: number, tokens_per_second: number, };
 
+export type PromptItem = { 
+/**
+ * Unique within its set.
+ */
+id: string, 
+/**
+ * The user message.
+ */
+prompt: string, 
+/**
+ * Benign or harmful, when the set says.
+ */
+label?: PromptLabel | null, 
+/**
+ * A free category (`weapons`, XSTest's `homonyms`, …).
+ */
+category?: string | null, 
+/**
+ * A free note.
+ */
+note?: string | null, };
+
 export type PromptLabel = "benign" | "harmful";
 
 export type PromptSetInfo = { 
@@ -504,7 +538,9 @@ export type PromptSetInfo = {
  */
 file: string, purpose: string, prompts: number, benign: number, harmful: number, };
 
-export type PromptSource = { "kind": "bundled", file: string, } | { "kind": "file", handle: string, };
+export type PromptSetSummary = { name: string, prompts: number, benign: number, harmful: number, updated_ms: number, };
+
+export type PromptSource = { "kind": "bundled", file: string, } | { "kind": "file", handle: string, } | { "kind": "stored", name: string, };
 
 export type PromptView = { id: string, prompt: string, label: PromptLabel | null, category: string | null, 
 /**

@@ -177,7 +177,7 @@ describe("Runs", () => {
     byTestId(root, "export-report")[0].click();
     await settle();
     expect(calls.find((c) => c.command === "choose_save_file")?.args).toEqual({ suggested: "run-7-report.html" });
-    expect(calls.find((c) => c.command === "export_run_report")?.args).toEqual({ id: 7, file: "file-2" });
+    expect(calls.find((c) => c.command === "export_run_report")?.args).toEqual({ id: 7, versus: null, file: "file-2" });
     expect(textOf(byTestId(root, "exported")[0])).toBe("run-7-report.html: the report of run 7.");
   });
 
