@@ -234,9 +234,10 @@ impl AppState {
             };
             let mut store = Store::open(&Store::default_path(&data))?;
             let worker = started(&mut slot, model)?;
-            running.store(true, Ordering::SeqCst);
-            let value = work(&mut store, worker);
-            running.store(false, Ordering::SeqCst);
+            let value = {
+                let _holding = Holding::set(&running);
+                work(&mut store, worker)
+            };
             Ok((value?, worker.info().cloned()))
         })
         .await?;
@@ -266,6 +267,22 @@ impl AppState {
     /// The runs executing in this app.
     pub(crate) fn executing(&self) -> Arc<Executing> {
         Arc::clone(&self.executing)
+    }
+}
+
+/// Marks that a run holds the model while alive, also when the run panics.
+struct Holding<'a>(&'a AtomicBool);
+
+impl<'a> Holding<'a> {
+    fn set(flag: &'a AtomicBool) -> Self {
+        flag.store(true, Ordering::SeqCst);
+        Self(flag)
+    }
+}
+
+impl Drop for Holding<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
     }
 }
 

@@ -177,6 +177,25 @@ impl App {
         })
     }
 
+    /// Starts the app with `constitution` (imported and opened in the editor) for the suite
+    /// `suite`, and waits for the editor to show it.
+    pub async fn launch_editing(suite: &str, constitution: &Path) -> Result<Self> {
+        let app = Self::launch(suite, &[constitution]).await?;
+        app.wait_for_text("[data-testid=editor-title]", |t| !t.is_empty())
+            .await?;
+        Ok(app)
+    }
+
+    /// Opens the Preview view and waits for its settings to load (its Run button enabled).
+    pub async fn open_preview(&self) -> Result<()> {
+        self.click("[data-testid=tab-preview]").await?;
+        self.wait_until(
+            "the preview's settings load",
+            "const b = document.querySelector('[data-testid=preview-run]'); return !!b && !b.disabled;",
+        )
+        .await
+    }
+
     /// The WebDriver client, for what the helpers below do not cover.
     pub fn client(&self) -> &Client {
         &self.client

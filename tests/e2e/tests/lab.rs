@@ -15,19 +15,10 @@ const RUN_PATIENCE: Duration = Duration::from_secs(240);
 async fn a_refused_benign_prompt_is_edited_and_rerun_side_by_side() {
     // Its few-shot examples make every revision a refusal (see the file).
     let constitution = workspace_root().join("tests/e2e/fixtures/overcautious.toml");
-    let app = App::launch("lab", &[&constitution])
+    let app = App::launch_editing("lab", &constitution)
         .await
         .expect("the app starts");
-    app.wait_for_text("[data-testid=editor-title]", |t| !t.is_empty())
-        .await
-        .unwrap();
-    app.click("[data-testid=tab-preview]").await.unwrap();
-    app.wait_until(
-        "the preview's settings load",
-        "const b = document.querySelector('[data-testid=preview-run]'); return !!b && !b.disabled;",
-    )
-    .await
-    .unwrap();
+    app.open_preview().await.unwrap();
     app.fill("[data-testid=preview-limit]", "1").await.unwrap();
     app.fill("[data-testid=preview-max-tokens]", "40")
         .await

@@ -8,12 +8,9 @@ use preamble_e2e::{App, sample_constitution};
 #[tokio::test]
 async fn a_copied_set_is_edited_saved_and_offered_to_the_preview() {
     let constitution = sample_constitution("general-assistant.toml");
-    let app = App::launch("prompt-sets", &[&constitution])
+    let app = App::launch_editing("prompt-sets", &constitution)
         .await
         .expect("the app starts");
-    app.wait_for_text("[data-testid=editor-title]", |t| !t.is_empty())
-        .await
-        .unwrap();
     app.click("[data-testid=tab-prompts]").await.unwrap();
     app.wait_until(
         "the bundled sets list",

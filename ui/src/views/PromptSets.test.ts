@@ -61,4 +61,20 @@ describe("Prompt sets", () => {
     await settle();
     expect(textOf(byTestId(root, "sets-error")[0])).toContain("new set:1: field `prompt`");
   });
+
+  it("does not save over another set of the same name", async () => {
+    const calls = fakeBackend({
+      prompt_sets: () => bundled,
+      stored_prompt_sets: () => [{ name: "workshop", prompts: 3, benign: 3, harmful: 0, updated_ms: 0 }],
+      prompt_set_items: () => redTeam,
+    });
+    const root = await render(PromptSets, {});
+    byTestId(root, "copy-set")[0].click();
+    await settle();
+    type(byTestId(root, "set-name")[0] as HTMLInputElement, "workshop");
+    (byTestId(root, "save-set")[0] as HTMLButtonElement).click();
+    await settle();
+    expect(textOf(byTestId(root, "sets-error")[0])).toBe("A set named workshop exists already: choose another name.");
+    expect(calls.filter((c) => c.command === "save_prompt_set")).toHaveLength(0);
+  });
 });
