@@ -21,7 +21,7 @@ use preamble::store::{
 use preamble::worker::{WarmWorker, WorkerCommand};
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
-use tauri_plugin_dialog::DialogExt;
+use tauri_plugin_dialog::{DialogExt, FileDialogBuilder, FilePath};
 
 use crate::chosen::{self, ChosenFile, ChosenFiles, Purpose};
 use crate::error::{CommandError, ErrorCode};
@@ -912,7 +912,6 @@ pub async fn choose_import_file(
     window: tauri::Window,
     kind: ImportKind,
 ) -> Result<Option<ChosenFile>, CommandError> {
-    let chosen = Arc::clone(&state.chosen);
     let (title, filter, extensions): (_, _, &[&str]) = match kind {
         ImportKind::Constitution => (
             "Import a constitution",
@@ -926,18 +925,11 @@ pub async fn choose_import_file(
         ),
         ImportKind::Model => ("Choose a model", "GGUF models", &["gguf"]),
     };
-    blocking(move || {
-        let path = chosen::scripted_answer().unwrap_or_else(|| {
-            window
-                .dialog()
-                .file()
-                .set_parent(&window)
-                .set_title(title)
-                .add_filter(filter, extensions)
-                .blocking_pick_file()
-                .and_then(|file| file.into_path().ok())
-        });
-        Ok(path.map(|path| chosen.keep(path, Purpose::Open)))
+    choose(&state, window, Purpose::Open, move |dialog| {
+        dialog
+            .set_title(title)
+            .add_filter(filter, extensions)
+            .blocking_pick_file()
     })
     .await
 }
@@ -949,19 +941,11 @@ pub async fn choose_export_folder(
     state: tauri::State<'_, AppState>,
     window: tauri::Window,
 ) -> Result<Option<ChosenFile>, CommandError> {
-    let chosen = Arc::clone(&state.chosen);
-    blocking(move || {
-        let path = chosen::scripted_answer().unwrap_or_else(|| {
-            window
-                .dialog()
-                .file()
-                .set_parent(&window)
-                .set_title("Export the dataset into a folder")
-                .set_directory(export_folder())
-                .blocking_pick_folder()
-                .and_then(|folder| folder.into_path().ok())
-        });
-        Ok(path.map(|path| chosen.keep(path, Purpose::Save)))
+    choose(&state, window, Purpose::Save, |dialog| {
+        dialog
+            .set_title("Export the dataset into a folder")
+            .set_directory(export_folder())
+            .blocking_pick_folder()
     })
     .await
 }
@@ -975,23 +959,30 @@ pub async fn choose_save_file(
     window: tauri::Window,
     suggested: String,
 ) -> Result<Option<ChosenFile>, CommandError> {
+    choose(&state, window, Purpose::Save, move |dialog| {
+        let mut dialog = dialog.set_title("Export").set_directory(export_folder());
+        if let Some(name) = chosen::suggested_name(&suggested) {
+            dialog = dialog.set_file_name(name);
+        }
+        dialog.blocking_save_file()
+    })
+    .await
+}
+
+/// Asks the user with the dialog `ask` builds on the main window (a debug build may take the
+/// scripted answer instead) and keeps their choice for `purpose`; `None` when they cancel.
+async fn choose(
+    state: &AppState,
+    window: tauri::Window,
+    purpose: Purpose,
+    ask: impl FnOnce(FileDialogBuilder<tauri::Wry>) -> Option<FilePath> + Send + 'static,
+) -> Result<Option<ChosenFile>, CommandError> {
     let chosen = Arc::clone(&state.chosen);
     blocking(move || {
         let path = chosen::scripted_answer().unwrap_or_else(|| {
-            let mut dialog = window
-                .dialog()
-                .file()
-                .set_parent(&window)
-                .set_title("Export")
-                .set_directory(export_folder());
-            if let Some(name) = chosen::suggested_name(&suggested) {
-                dialog = dialog.set_file_name(name);
-            }
-            dialog
-                .blocking_save_file()
-                .and_then(|file| file.into_path().ok())
+            ask(window.dialog().file().set_parent(&window)).and_then(|file| file.into_path().ok())
         });
-        Ok(path.map(|path| chosen.keep(path, Purpose::Save)))
+        Ok(path.map(|path| chosen.keep(path, purpose)))
     })
     .await
 }
