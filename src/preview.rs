@@ -460,17 +460,26 @@ pub fn run(
     events: &mpsc::Sender<PreviewEvent>,
     cancel: &CancelToken,
 ) -> Result<BatchStats, EngineError> {
-    run_with(model, job, events, cancel, true)
+    run_observed(
+        model,
+        job,
+        events,
+        cancel,
+        &BatchOptions::default(),
+        &mut || {},
+    )
 }
 
-/// [`run`], optionally without KV reuse (each turn decoded from scratch): the benchmark's
-/// baseline.
-pub fn run_with(
+/// [`run`] with the engine's options (`engine`'s parallelism and context are the job's; the
+/// benchmark turns KV reuse off for its baseline), calling `after_step` after each decode
+/// step's events have been sent.
+pub fn run_observed(
     model: &Model,
     job: &PreviewJob,
     events: &mpsc::Sender<PreviewEvent>,
     cancel: &CancelToken,
-    reuse_kv: bool,
+    engine: &BatchOptions,
+    after_step: &mut dyn FnMut(),
 ) -> Result<BatchStats, EngineError> {
     let principles = Principles::new(&job.constitution, &job.config.choice)
         .map_err(|error| EngineError::InvalidTurn(error.to_string()))?;
@@ -499,8 +508,7 @@ pub fn run_with(
     let options = BatchOptions {
         parallel: job.config.parallel,
         context_per_sequence: job.config.context_per_sequence,
-        reuse_kv,
-        ..BatchOptions::default()
+        ..engine.clone()
     };
     // The pieces of one decode step leave as one event, so that a viewer streaming many
     // prompts gets a message per step, not one per token per prompt.
@@ -508,7 +516,10 @@ pub fn run_with(
         events: events.clone(),
         pieces: &pieces,
     };
-    let mut flush = || flusher.flush_pieces();
+    let mut flush = || {
+        flusher.flush_pieces();
+        after_step();
+    };
     batch::run_observed(model, &mut loops, &few_shot, &options, cancel, &mut flush)
 }
 

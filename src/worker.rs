@@ -750,13 +750,10 @@ pub fn run_job(
             preview::run(model, &job, events, cancel).map(|stats| JobResult::Preview { stats })
         }
         Job::Judge(job) => judge(model, &job, cancel).map(|labels| JobResult::Judge { labels }),
-        Job::Bench(job) => {
-            bench::run(model, &job.constitution, &job.prompts, &job.config).map(|report| {
-                JobResult::Bench {
-                    report: Box::new(report),
-                }
-            })
-        }
+        Job::Bench(job) => bench::run(model, &job.constitution, &job.prompts, &job.config, events)
+            .map(|report| JobResult::Bench {
+                report: Box::new(report),
+            }),
         Job::Generate(job) => {
             let generation = model.generate(&job.messages, &job.params, |text| {
                 let piece = preview::Piece {

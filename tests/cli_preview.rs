@@ -323,18 +323,15 @@ fn judge_labels_pairs_with_normalised_option_probabilities() {
     }
 }
 
+/// From a folder that is not the repository, with the built-in constitution and prompts.
 #[test]
-fn bench_reports_the_three_figures_and_their_ratios() {
+fn bench_reports_the_three_figures_their_ratios_and_the_time_per_step() {
     let dir = tempfile::tempdir().unwrap();
     let db = store(&dir);
-    let (code, stdout, stderr) = run(preamble(
+    let mut command = preamble(
         &db,
         &[
             "bench",
-            "--constitution",
-            &repo("constitutions/general-assistant.toml"),
-            "--prompts",
-            &repo("prompts/benign-sensitive.jsonl"),
             "--parallel",
             "2",
             "--count",
@@ -347,7 +344,9 @@ fn bench_reports_the_three_figures_and_their_ratios() {
             "4",
             "--json",
         ],
-    ));
+    );
+    command.current_dir(dir.path());
+    let (code, stdout, stderr) = run(command);
     assert_eq!(code, 0, "{stderr}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
     for key in [
@@ -359,6 +358,26 @@ fn bench_reports_the_three_figures_and_their_ratios() {
         assert!(report[key].as_f64().unwrap() > 0.0, "{key}: {report}");
     }
     assert!(report["pipeline"]["generated_tokens"].as_u64().unwrap() > 0);
+    // The ceilings ran at the pipeline's own KV length, past the shared prefix.
+    let stats = &report["pipeline_stats"];
+    let prefix = stats["shared_prefix_tokens"].as_u64().unwrap();
+    assert!(
+        report["ceiling_kv_tokens"].as_u64().unwrap() > prefix,
+        "{report}"
+    );
+    let host = &report["pipeline_host"];
+    assert!(host["ubatches_per_step"].as_f64().unwrap() >= 1.0, "{host}");
+    assert!(host["decode_ms_per_step"].as_f64().unwrap() > 0.0, "{host}");
+    assert!(host["host_ms_per_step"].as_f64().unwrap() >= 0.0, "{host}");
+    // Progress, stage by stage, on a stderr that is not a terminal.
+    for stage in [
+        "(1) the pipeline: 2 prompts in",
+        "(2) one at a time, from scratch: 2 prompts in",
+        "(2') one at a time, KV reuse: 2 prompts in",
+        "measured in",
+    ] {
+        assert!(stderr.contains(stage), "{stage}: {stderr}");
+    }
 }
 
 /// Starts a 4-prompt, 1-round preview of the general sample at `parallel`, and waits for its

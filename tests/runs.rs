@@ -287,7 +287,18 @@ fn a_prompt_cannot_forge_chat_turns() {
 fn run_here(engine: &Engine, job: PreviewJob, reuse_kv: bool) -> Vec<PromptOutcome> {
     let (events, incoming) = mpsc::channel();
     let handle = engine.submit(move |model| {
-        preview::run_with(model, &job, &events, &CancelToken::new(), reuse_kv)
+        let engine = BatchOptions {
+            reuse_kv,
+            ..BatchOptions::default()
+        };
+        preview::run_observed(
+            model,
+            &job,
+            &events,
+            &CancelToken::new(),
+            &engine,
+            &mut || {},
+        )
     });
     let mut outcomes: Vec<PromptOutcome> = incoming
         .iter()

@@ -67,6 +67,11 @@ pub struct BatchOptions {
     /// decodes its whole conversation from scratch, as a loop of independent completion calls
     /// does (the benchmark's baseline).
     pub reuse_kv: bool,
+    /// One KV cache that every sequence's tokens share (llama.cpp's `kv_unified`) instead of a
+    /// stream per sequence. A step's batch then goes to the device whole, in one ubatch, and
+    /// copying the shared prefix is bookkeeping; but every token's attention reads the whole
+    /// cache, masked. Off by default: on a CPU it measured up to 1.6x slower.
+    pub unified_kv: bool,
 }
 
 impl Default for BatchOptions {
@@ -77,6 +82,7 @@ impl Default for BatchOptions {
             batch_tokens: 2048,
             threads: None,
             reuse_kv: true,
+            unified_kv: false,
         }
     }
 }
@@ -153,7 +159,17 @@ pub trait Conversation {
 }
 
 /// Totals of a batch run.
+///
+/// Time is split so that the host's share can be read apart from the device's: `setup_ms` is
+/// the context's creation and the shared prefix's decode, once a run; `decode_ms` waits for
+/// the device to finish each decode step; `batch_ms`, `sample_ms` and `turn_ms` are the
+/// host work between decodes (building the batch; sampling; rendering, tokenizing and
+/// trimming the cache for new turns); what `wall_ms` holds beyond those is bookkeeping (text
+/// pieces, scoring choices, the conversations' own work, the step observer).
+///
+/// [`ubatch_count`] and the graph reuses say how the steps reached the device.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct BatchStats {
     /// Prompt tokens decoded, the shared prefix once.
     pub decoded_prompt_tokens: usize,
@@ -162,9 +178,22 @@ pub struct BatchStats {
     /// Tokens of the prefix shared by every conversation (decoded once, copied to each).
     pub shared_prefix_tokens: usize,
     pub generated_tokens: usize,
+    /// Decode steps (the shared prefix's decode is set-up, not counted).
     pub decode_calls: usize,
+    /// The ubatches llama.cpp splits those calls into (each a pass over the weights), as its
+    /// splitting rule gives them for each batch ([`ubatch_count`]).
+    pub ubatches: usize,
+    /// Ubatches that reused the previous one's compute graph (llama.cpp's own count).
+    pub graph_reuses: usize,
+    /// Decode steps that advanced at least one generating sequence, and the mean number of
+    /// tokens each of their generating sequences' caches held: the KV length the pipeline ran at.
+    pub generating_steps: usize,
+    pub mean_kv_tokens: f64,
+    pub setup_ms: f64,
     pub decode_ms: f64,
+    pub batch_ms: f64,
     pub sample_ms: f64,
+    pub turn_ms: f64,
     pub wall_ms: f64,
 }
 
@@ -221,8 +250,17 @@ pub fn run_observed<C: Conversation>(
     let batch_tokens = options
         .batch_tokens
         .max(u32::try_from(parallel).unwrap_or(1));
-    let mut ctx = new_context(model, parallel + 1, context, batch_tokens, threads)?;
-    let batch_tokens = ctx.n_batch();
+    let mut ctx = new_context(
+        model,
+        parallel + 1,
+        context,
+        batch_tokens,
+        threads,
+        options.unified_kv,
+    )?;
+    // A step holds at most one ubatch of tokens, so llama.cpp never splits a step by size
+    // (prompt chunks longer than that spread over steps).
+    let batch_tokens = ctx.n_batch().min(ctx.n_ubatch());
 
     let mut runner = Runner {
         model,
@@ -231,11 +269,13 @@ pub fn run_observed<C: Conversation>(
         context_per_sequence: context as usize,
         prefix_seq: i32::try_from(parallel).unwrap_or(i32::MAX),
         prefix_tokens,
-        threads,
         reuse_kv: options.reuse_kv,
+        kv_tokens_at_steps: 0,
+        sequence_steps: 0,
         stats: BatchStats::default(),
     };
     runner.decode_prefix(&mut ctx)?;
+    runner.stats.setup_ms = elapsed_ms(started);
     let mut slots: Vec<Option<Active>> = (0..parallel).map(|_| None).collect();
     let mut next_conversation = 0;
     loop {
@@ -249,39 +289,135 @@ pub fn run_observed<C: Conversation>(
                 *slot = runner.admit(&mut ctx, seq, index, &mut conversations[index])?;
             }
         }
-        let logits_at = runner.fill_batch(&mut slots)?;
+        let batch_started = Instant::now();
+        let (logits_at, layout) = runner.fill_batch(&mut slots)?;
+        runner.stats.batch_ms += elapsed_ms(batch_started);
         if runner.batch.n_tokens() == 0 {
             break;
         }
+        runner.stats.ubatches += ubatch_count(&layout, batch_tokens as usize, options.unified_kv);
         let decode_started = Instant::now();
         ctx.decode(&mut runner.batch)
             .map_err(|error| EngineError::Decode(error.to_string()))?;
+        // `decode` may return before the device has finished; waiting here keeps the device's
+        // time out of the host figures that follow.
+        ctx.synchronize();
         runner.stats.decode_calls += 1;
-        runner.stats.decode_ms += decode_started.elapsed().as_secs_f64() * 1000.0;
+        runner.stats.decode_ms += elapsed_ms(decode_started);
         runner.after_decode(&mut ctx, &mut slots, &logits_at, conversations)?;
         after_step();
     }
-    runner.stats.wall_ms = started.elapsed().as_secs_f64() * 1000.0;
+    runner.stats.graph_reuses = graph_reuses(&ctx.timings());
+    if runner.stats.generating_steps > 0 {
+        runner.stats.mean_kv_tokens =
+            runner.kv_tokens_at_steps as f64 / runner.sequence_steps.max(1) as f64;
+    }
+    runner.stats.wall_ms = elapsed_ms(started);
     Ok(runner.stats)
+}
+
+fn elapsed_ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+/// The ubatches llama.cpp makes of a batch whose tokens belong, in order, to the sequences
+/// `layout` lists, with at most `n_ubatch` tokens each (llama.cpp's `split_simple` for a
+/// unified cache, `split_equal` with consecutive sequences for a stream per sequence).
+///
+/// With a stream per sequence a ubatch takes sequences of consecutive ids, the same number of
+/// tokens from each: a step whose generating sequences are `0..P` goes whole, but a gap in the
+/// ids (a sequence idle, or scoring) starts another ubatch, and so does the rest of each prompt
+/// chunk after its first token. Each ubatch is a pass over the weights, which is why [`run`]
+/// orders a batch by sequence and the bench counts them.
+pub fn ubatch_count(layout: &[i32], n_ubatch: usize, unified: bool) -> usize {
+    let n_ubatch = n_ubatch.max(1);
+    if unified {
+        return layout.len().div_ceil(n_ubatch);
+    }
+    // Each sequence's tokens, in batch order, the next unused first.
+    let mut queues: std::collections::HashMap<i32, std::collections::VecDeque<usize>> =
+        std::collections::HashMap::new();
+    for (index, &seq) in layout.iter().enumerate() {
+        queues.entry(seq).or_default().push_back(index);
+    }
+    let mut used = vec![false; layout.len()];
+    let mut left = layout.len();
+    let mut count = 0;
+    while left > 0 {
+        count += 1;
+        // The sequences of this ubatch: scanning in batch order, an unused token's sequence
+        // joins when it is the one after the last joined.
+        let mut members: Vec<i32> = Vec::new();
+        for (index, &seq) in layout.iter().enumerate() {
+            if !used[index]
+                && !members.contains(&seq)
+                && members.last().is_none_or(|&last| seq == last + 1)
+            {
+                members.push(seq);
+            }
+        }
+        // Then rounds of one token from every member, while each has one and room is left.
+        let mut rounds = 0;
+        while members
+            .iter()
+            .all(|seq| queues.get(seq).is_some_and(|queue| !queue.is_empty()))
+        {
+            for seq in &members {
+                if let Some(at) = queues.get_mut(seq).and_then(|queue| queue.pop_front()) {
+                    used[at] = true;
+                    left -= 1;
+                }
+            }
+            rounds += 1;
+            if (rounds + 1) * members.len() > n_ubatch {
+                break;
+            }
+        }
+    }
+    count
+}
+
+/// The graph reuses llama.cpp counted in its context (`n_reused`). The binding has no getter
+/// for that field, so it is read from the data's `Debug` text; a test checks that reading.
+fn graph_reuses(timings: &llama_cpp_2::timing::LlamaTimings) -> usize {
+    let text = format!("{timings:?}");
+    text.split("n_reused:")
+        .nth(1)
+        .and_then(|rest| {
+            let digits: String = rest
+                .trim_start()
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().ok()
+        })
+        .unwrap_or(0)
 }
 
 /// Measures the decode ceiling of `parallel` sequences, as llama.cpp's batched-bench does:
 /// each sequence gets `prompt_tokens` tokens of prompt, then `steps` decode calls each add one
 /// token to every sequence, with logits computed and nothing sampled. Returns the tokens per
-/// second of those decode steps.
+/// second of those decode steps. The context is laid out as [`run`] lays it out for `options`
+/// (its threads and KV layout).
 pub fn decode_ceiling(
     model: &Model,
     parallel: usize,
     prompt_tokens: usize,
     steps: usize,
-    threads: Option<usize>,
+    options: &BatchOptions,
 ) -> Result<f64, EngineError> {
     let parallel = parallel.max(1);
-    // Laid out as `run` lays out its context: a KV stream per sequence.
     let per_sequence = u32::try_from(prompt_tokens + steps + 1).unwrap_or(u32::MAX);
     let batch_tokens = u32::try_from(parallel * prompt_tokens.max(1)).unwrap_or(u32::MAX);
-    let threads = threads.unwrap_or_else(all_cores);
-    let mut ctx = new_context(model, parallel, per_sequence, batch_tokens, threads)?;
+    let threads = options.threads.unwrap_or_else(all_cores);
+    let mut ctx = new_context(
+        model,
+        parallel,
+        per_sequence,
+        batch_tokens,
+        threads,
+        options.unified_kv,
+    )?;
     let batch_tokens = ctx.n_batch();
     let decode_error = |error: llama_cpp_2::DecodeError| EngineError::Decode(error.to_string());
     let add_error =
@@ -303,6 +439,7 @@ pub fn decode_ceiling(
     }
     if batch.n_tokens() > 0 {
         ctx.decode(&mut batch).map_err(decode_error)?;
+        ctx.synchronize();
     }
     let started = Instant::now();
     for step in 0..steps {
@@ -314,8 +451,7 @@ pub fn decode_ceiling(
         }
         ctx.decode(&mut batch).map_err(decode_error)?;
     }
-    // Reading the last logits waits for the device to finish.
-    let _ = ctx.get_logits_ith(batch.n_tokens() - 1).first();
+    ctx.synchronize();
     let seconds = started.elapsed().as_secs_f64();
     Ok((parallel * steps) as f64 / seconds.max(1e-9))
 }
@@ -334,6 +470,7 @@ fn new_context(
     per_sequence: u32,
     batch_tokens: u32,
     threads: usize,
+    unified_kv: bool,
 ) -> Result<LlamaContext<'_>, EngineError> {
     // llama.cpp pads a context to a multiple of 256 cells and splits it evenly between the
     // streams: whole multiples of 256 per stream keep every stream its full share.
@@ -348,7 +485,7 @@ fn new_context(
         .with_n_batch(batch_tokens)
         .with_n_ubatch(batch_tokens.min(512))
         .with_n_seq_max(u32::try_from(sequences).unwrap_or(u32::MAX))
-        .with_kv_unified(false)
+        .with_kv_unified(unified_kv)
         .with_n_threads(thread_count)
         .with_n_threads_batch(thread_count);
     model
@@ -388,8 +525,11 @@ struct Runner<'m> {
     context_per_sequence: usize,
     prefix_seq: i32,
     prefix_tokens: Vec<LlamaToken>,
-    threads: usize,
     reuse_kv: bool,
+    /// Over the decode steps, the cache lengths of the generating sequences decoded, summed,
+    /// and how many there were: the mean KV length.
+    kv_tokens_at_steps: usize,
+    sequence_steps: usize,
     stats: BatchStats,
 }
 
@@ -433,8 +573,8 @@ impl Runner<'_> {
             }
             ctx.decode(&mut self.batch)
                 .map_err(|error| EngineError::Decode(error.to_string()))?;
-            self.stats.decode_calls += 1;
         }
+        ctx.synchronize();
         Ok(())
     }
 
@@ -483,6 +623,19 @@ impl Runner<'_> {
     /// a text (SentencePiece's leading space); a reply the model tokenized unlike the tokenizer
     /// costs only re-decoding from where the two differ.
     fn start_turn(
+        &mut self,
+        ctx: &mut LlamaContext<'_>,
+        seq: usize,
+        active: &mut Active,
+        turn: Turn,
+    ) -> Result<(), EngineError> {
+        let started = Instant::now();
+        let result = self.prepare_turn(ctx, seq, active, turn);
+        self.stats.turn_ms += elapsed_ms(started);
+        result
+    }
+
+    fn prepare_turn(
         &mut self,
         ctx: &mut LlamaContext<'_>,
         seq: usize,
@@ -568,41 +721,51 @@ impl Runner<'_> {
         Ok(())
     }
 
-    /// Fills the batch for the next decode: first the next token of every generating sequence,
-    /// then prompt chunks. Returns, per slot, the batch index whose logits it reads.
+    /// Fills the batch for the next decode, in order of sequence: the next token of each
+    /// generating sequence, or the next chunk of the prompt of each sequence starting a turn,
+    /// while room is left. Returns, per slot, the batch index whose logits it reads, and the
+    /// sequence of every token in the batch.
+    ///
+    /// Order by sequence is what keeps a step in few ubatches ([`ubatch_count`]): the first
+    /// takes one token of every sequence of a run of consecutive ids, prompt chunks' first
+    /// tokens among them.
+    #[allow(clippy::type_complexity)]
     fn fill_batch(
         &mut self,
         slots: &mut [Option<Active>],
-    ) -> Result<Vec<Option<i32>>, EngineError> {
+    ) -> Result<(Vec<Option<i32>>, Vec<i32>), EngineError> {
         self.batch.clear();
         let mut logits_at = vec![None; slots.len()];
+        let mut layout = Vec::new();
+        // Generating sequences first claim their one token each, so a long prompt chunk
+        // never crowds them out of a step.
+        let generating = slots
+            .iter()
+            .flatten()
+            .filter(|active| matches!(active.task, Task::Generate { next: Some(_), .. }))
+            .count();
+        let mut room = self.batch_capacity.saturating_sub(generating);
         for (seq, slot) in slots.iter_mut().enumerate() {
             let Some(active) = slot else { continue };
-            if let Task::Generate {
+            let tokens: Vec<LlamaToken> = if let Task::Generate {
                 next: next @ Some(_),
                 ..
             } = &mut active.task
-                && let Some(token) = next.take()
             {
-                logits_at[seq] = Some(self.batch.n_tokens());
-                let position = active.kv_tokens.len();
-                self.batch
-                    .add(token, to_pos(position), &[to_seq(seq)], true)
-                    .map_err(|error| EngineError::Decode(error.to_string()))?;
-                active.kv_tokens.push(token);
-            }
-        }
-        for (seq, slot) in slots.iter_mut().enumerate() {
-            let Some(active) = slot else { continue };
-            let room = self.batch_capacity - self.batch.n_tokens() as usize;
-            if active.pending.is_empty() || room == 0 {
+                self.kv_tokens_at_steps += active.kv_tokens.len();
+                self.sequence_steps += 1;
+                next.take().into_iter().collect()
+            } else if !active.pending.is_empty() && room > 0 {
+                let take = active.pending.len().min(room);
+                room -= take;
+                active.pending.drain(..take).collect()
+            } else {
                 continue;
-            }
-            let take = active.pending.len().min(room);
-            let finishes = take == active.pending.len();
-            let chunk: Vec<LlamaToken> = active.pending.drain(..take).collect();
-            for (offset, &token) in chunk.iter().enumerate() {
-                let last = finishes && offset + 1 == take;
+            };
+            // Logits for a generated token, or for the last token of a turn's prompt.
+            let wants_logits = active.pending.is_empty();
+            for (offset, &token) in tokens.iter().enumerate() {
+                let last = wants_logits && offset + 1 == tokens.len();
                 if last {
                     logits_at[seq] = Some(self.batch.n_tokens());
                 }
@@ -611,9 +774,13 @@ impl Runner<'_> {
                     .add(token, to_pos(position), &[to_seq(seq)], last)
                     .map_err(|error| EngineError::Decode(error.to_string()))?;
                 active.kv_tokens.push(token);
+                layout.push(to_seq(seq));
             }
         }
-        Ok(logits_at)
+        if generating > 0 {
+            self.stats.generating_steps += 1;
+        }
+        Ok((logits_at, layout))
     }
 
     /// Samples or scores every slot that has logits, reports finished turns and starts the
@@ -638,14 +805,11 @@ impl Runner<'_> {
                     owners.push(seq);
                 }
             }
-            for (seq, token) in owners
-                .into_iter()
-                .zip(sampling::sample_all(&mut jobs, self.threads))
-            {
+            for (seq, token) in owners.into_iter().zip(sampling::sample_all(&mut jobs)) {
                 sampled[seq] = Some(token);
             }
         }
-        self.stats.sample_ms += sample_started.elapsed().as_secs_f64() * 1000.0;
+        self.stats.sample_ms += elapsed_ms(sample_started);
 
         let vocab = self.model.model.vocab();
         for seq in 0..slots.len() {
@@ -839,6 +1003,37 @@ fn to_pos(position: usize) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ubatches_follow_llama_cpp_splitting() {
+        // Eight generating sequences: one ubatch, with a stream each or one cache.
+        let decoding: Vec<i32> = (0..8).collect();
+        assert_eq!(ubatch_count(&decoding, 512, false), 1);
+        assert_eq!(ubatch_count(&decoding, 512, true), 1);
+        // A gap in the ids (sequence 3 idle) splits the run of consecutive sequences.
+        let gap = [0, 1, 2, 4, 5, 6, 7];
+        assert_eq!(ubatch_count(&gap, 512, false), 2);
+        // Sequence 3 starts a turn with a 5-token chunk. In order of sequence, its first token
+        // rides with the others and the rest follows: two ubatches.
+        let ordered = [0, 1, 2, 3, 3, 3, 3, 3, 4, 5, 6, 7];
+        assert_eq!(ubatch_count(&ordered, 512, false), 2);
+        // Generating tokens first and the chunk last, as batches were built before: three.
+        let chunk_last = [0, 1, 2, 4, 5, 6, 7, 3, 3, 3, 3, 3];
+        assert_eq!(ubatch_count(&chunk_last, 512, false), 3);
+        // One cache takes any batch whole, up to n_ubatch tokens at a time.
+        assert_eq!(ubatch_count(&chunk_last, 512, true), 1);
+        assert_eq!(ubatch_count(&chunk_last, 5, true), 3);
+        // Equal rounds fill a ubatch up to n_ubatch: 2 sequences of 3 tokens in ubatches of 4
+        // go as 2 + 2, then 1 + 1.
+        assert_eq!(ubatch_count(&[0, 0, 0, 1, 1, 1], 4, false), 2);
+        assert_eq!(ubatch_count(&[], 512, false), 0);
+    }
+
+    #[test]
+    fn graph_reuses_are_read_from_the_timings() {
+        let timings = llama_cpp_2::timing::LlamaTimings::new(1.0, 2.0, 3.0, 4.0, 5, 6, 7);
+        assert_eq!(graph_reuses(&timings), 7);
+    }
 
     #[test]
     fn choice_probabilities_normalise_over_the_options() {

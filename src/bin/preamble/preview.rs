@@ -195,12 +195,13 @@ pub struct JudgeArgs {
 pub struct BenchArgs {
     #[command(flatten)]
     model: ModelArgs,
-    /// The constitution previewed; `constitutions/general-assistant.toml` by default.
-    #[arg(long, default_value = "constitutions/general-assistant.toml")]
-    constitution: String,
-    /// Prompts; `prompts/red-team.jsonl` by default.
-    #[arg(long, default_value = "prompts/red-team.jsonl")]
-    prompts: PathBuf,
+    /// The constitution previewed: a file or `ID[@VERSION]` from the store; the built-in
+    /// general-assistant sample by default.
+    #[arg(long)]
+    constitution: Option<String>,
+    /// Prompts (JSONL, CSV or text); the built-in red-team set by default.
+    #[arg(long)]
+    prompts: Option<PathBuf>,
     #[arg(long, default_value_t = 8, value_parser = parallel_arg)]
     parallel: usize,
     /// How many of the prompts run; twice PARALLEL by default.
@@ -214,6 +215,13 @@ pub struct BenchArgs {
     /// Decode steps of the ceiling measurement.
     #[arg(long, default_value_t = 64)]
     ceiling_steps: usize,
+    /// llama.cpp's threads; every core by default.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
+    /// One KV cache shared by all sequences (llama.cpp's `kv_unified`) instead of a stream each.
+    #[arg(long)]
+    kv_unified: bool,
+    /// Print the report as JSON, with every figure and the pipeline's time per step.
     #[arg(long)]
     json: bool,
     /// Measure only what the worker process costs: the pipeline run in this process and
@@ -613,14 +621,23 @@ pub fn judge(args: JudgeArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<
 }
 
 pub fn bench(args: BenchArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<ExitCode> {
-    let source = load_source(open_store, &args.constitution)?;
-    let prompts: Vec<PromptItem> = prompt_set::load(&args.prompts)?;
+    let constitution = match &args.constitution {
+        Some(name) => load_source(open_store, name)?.constitution,
+        None => bench::default_constitution()?,
+    };
+    let (prompts, prompts_name) = match &args.prompts {
+        Some(path) => (prompt_set::load(path)?, path.display().to_string()),
+        None => {
+            let set = prompt_set::BundledSet::named(bench::DEFAULT_PROMPTS)
+                .context("the built-in prompt set is missing")?;
+            (set.items()?, format!("the built-in {}", set.file))
+        }
+    };
     let parallel = args.parallel.max(1);
     let count = args.count.unwrap_or(2 * parallel);
     if prompts.len() < count {
         bail!(
-            "{} has {} prompts; the bench runs {count}",
-            args.prompts.display(),
+            "{prompts_name} has {} prompts; the bench runs {count}",
             prompts.len()
         );
     }
@@ -633,8 +650,9 @@ pub fn bench(args: BenchArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<
         max_tokens: args.max_tokens,
         ceiling_steps: args.ceiling_steps,
         seed: 0,
+        threads: args.threads.map(usize::from),
+        unified_kv: args.kv_unified,
     };
-    let constitution = source.constitution;
     if args.worker_overhead {
         return worker_overhead(&args, &mut worker, &constitution, &prompts, &config);
     }
@@ -649,7 +667,12 @@ pub fn bench(args: BenchArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<
          ceilings; {count} prompts, {} rounds",
         args.rounds
     );
-    let report = match worker.get()?.run(job, &CancelToken::new(), &mut drop)? {
+    let mut progress = BenchProgress::new(count);
+    let result = worker
+        .get()?
+        .run(job, &CancelToken::new(), &mut |event| progress.saw(&event));
+    progress.finish();
+    let report = match result? {
         JobResult::Bench { report } => report,
         other => bail!("the model process answered with {other:?}"),
     };
@@ -698,16 +721,109 @@ pub fn bench(args: BenchArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<
     );
     println!("(1)/(3)  = {:.2}", report.share_of_ceiling);
     let stats = &report.pipeline_stats;
+    let host = &report.pipeline_host;
     println!(
-        "pipeline: {} decode calls, {:.0} ms decoding, {:.0} ms sampling; prompt tokens decoded \
-         {} of {} naive",
-        stats.decode_calls,
-        stats.decode_ms,
-        stats.sample_ms,
+        "ceilings at the pipeline's mean KV length, {} tokens a sequence",
+        report.ceiling_kv_tokens
+    );
+    println!(
+        "pipeline: {} decode steps, {:.2} ubatches a step ({:.0}% reusing the graph); prompt \
+         tokens decoded {} of {} naive",
+        host.steps,
+        host.ubatches_per_step,
+        100.0 * host.graph_reuse_share,
         stats.decoded_prompt_tokens,
         stats.naive_prompt_tokens
     );
+    println!(
+        "per step: decode {:.2} ms; host {:.3} ms (batch {:.3}, sampling {:.3}, turns {:.3}, \
+         bookkeeping {:.3})",
+        host.decode_ms_per_step,
+        host.host_ms_per_step,
+        host.batch_ms_per_step,
+        host.sample_ms_per_step,
+        host.turn_ms_per_step,
+        host.bookkeeping_ms_per_step
+    );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The bench's progress on stderr: a bar on a terminal, a line per stage elsewhere (a log).
+struct BenchProgress {
+    prompts: usize,
+    ended: usize,
+    bar: Option<indicatif::ProgressBar>,
+    started: Instant,
+    stage_started: Instant,
+}
+
+impl BenchProgress {
+    fn new(prompts: usize) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(prompts as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg:34} [{bar:30}] {pos}/{len} prompts, {elapsed}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar.set_message(bench::FIGURES[0]);
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            bar
+        });
+        Self {
+            prompts,
+            ended: 0,
+            bar,
+            started: Instant::now(),
+            stage_started: Instant::now(),
+        }
+    }
+
+    fn saw(&mut self, event: &PreviewEvent) {
+        use bench::BenchStage;
+        if !matches!(
+            event,
+            PreviewEvent::Done { .. } | PreviewEvent::Failed { .. }
+        ) {
+            return;
+        }
+        let BenchStage::Run { figure: was, .. } = BenchStage::after(self.ended, self.prompts)
+        else {
+            return;
+        };
+        self.ended += 1;
+        let now = BenchStage::after(self.ended, self.prompts);
+        let same_run = matches!(now, BenchStage::Run { figure, .. } if figure == was);
+        match (&self.bar, now) {
+            (Some(bar), BenchStage::Run { figure, done }) => {
+                bar.set_message(bench::FIGURES[figure]);
+                bar.set_position(done as u64);
+            }
+            (Some(bar), BenchStage::Ceilings) => {
+                bar.set_message("(3) the decode ceilings");
+                bar.set_position(self.prompts as u64);
+            }
+            (None, _) if !same_run => {
+                eprintln!(
+                    "{}: {} prompts in {:.1} s",
+                    bench::FIGURES[was],
+                    self.prompts,
+                    self.stage_started.elapsed().as_secs_f64()
+                );
+                self.stage_started = Instant::now();
+            }
+            (None, _) => {}
+        }
+    }
+
+    fn finish(&self) {
+        match &self.bar {
+            Some(bar) => bar.finish_and_clear(),
+            None => eprintln!("measured in {:.1} s", self.started.elapsed().as_secs_f64()),
+        }
+    }
 }
 
 /// How many times each side of the worker-overhead measurement runs (alternating).
