@@ -155,13 +155,26 @@ fn max_of(values: &[f32]) -> f32 {
 }
 
 /// The index of the largest logit, the first of equals (NaN never wins; 0 when none is a
-/// number): the maximum by a vectorized pass, then its first position.
+/// number): the block holding the first maximum by a vectorized pass over blocks, then its
+/// position there.
 pub fn arg_max(logits: &[f32]) -> usize {
-    let max = max_of(logits);
-    if max == f32::NEG_INFINITY {
+    let (mut best, mut best_block) = (f32::NEG_INFINITY, 0);
+    for (block, chunk) in logits.chunks(BLOCK).enumerate() {
+        let max = max_of(chunk);
+        if max > best {
+            (best, best_block) = (max, block);
+        }
+    }
+    if best == f32::NEG_INFINITY {
         return 0;
     }
-    logits.iter().position(|&value| value == max).unwrap_or(0)
+    // Earlier blocks' maxima are smaller, so the first maximum is in this block.
+    let start = best_block * BLOCK;
+    start
+        + logits[start..]
+            .iter()
+            .position(|&value| value == best)
+            .unwrap_or(0)
 }
 
 /// The `k` largest finite-or-infinite (not NaN) logits with their indices, largest first, ties
