@@ -20,6 +20,8 @@ choose_gpu() {
   nvcc=$(command -v nvcc || ls /usr/local/cuda/bin/nvcc 2>/dev/null || true)
   if [ -n "$nvcc" ] && { [ -e /dev/nvidiactl ] || command -v nvidia-smi >/dev/null; }; then
     GPU=cuda; GPU_REASON="the CUDA toolkit ($nvcc) and an NVIDIA driver are present"
+    # llama.cpp's CMake finds the compiler by CUDACXX when it is not on PATH.
+    export CUDACXX="${CUDACXX:-$nvcc}"
   elif compgen -G "/dev/dri/renderD*" >/dev/null; then
     GPU=vulkan; GPU_REASON="a GPU render node ($(compgen -G '/dev/dri/renderD*' | head -n1)) is present and no CUDA toolkit"
   else

@@ -14,8 +14,9 @@ with_tests=false
 packages=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libayatana-appindicator3-dev
   librsvg2-dev libxdo-dev cmake clang libclang-dev curl file python3-pip)
 $with_tests && packages+=(webkit2gtk-driver xvfb xauth dbus dbus-x11)
-# The Vulkan build compiles llama.cpp's shaders with glslc against the loader's headers.
-[ "$GPU" = vulkan ] && packages+=(libvulkan-dev glslc)
+# The Vulkan build compiles llama.cpp's shaders with glslc against the loader's headers; Mesa's
+# drivers run it on AMD and Intel GPUs (NVIDIA's driver brings its own).
+[ "$GPU" = vulkan ] && packages+=(libvulkan-dev glslc mesa-vulkan-drivers)
 
 step "GPU backend"
 echo "building for: $GPU ($GPU_REASON); set PREAMBLE_GPU=cuda|vulkan|cpu to choose"

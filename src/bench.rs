@@ -226,8 +226,9 @@ pub fn run(
         job.config.parallel = parallel;
         let (events, received) = mpsc::channel();
         // The run calls back on this thread between its steps: prompt ends are passed on
-        // then, and the step's text pieces dropped.
-        let mut on_step = || {
+        // then, and the step's text pieces dropped; once more at the end, for a prompt that
+        // ended after the last step (one that failed as it was admitted).
+        let mut pass_on_ends = || {
             for event in received.try_iter() {
                 if matches!(
                     event,
@@ -238,14 +239,16 @@ pub fn run(
             }
         };
         let engine = config.engine(reuse_kv);
-        preview::run_observed(
+        let stats = preview::run_observed(
             model,
             &job,
             &events,
             &CancelToken::new(),
             &engine,
-            &mut on_step,
-        )
+            &mut pass_on_ends,
+        );
+        pass_on_ends();
+        stats
     };
     let pipeline_stats = preview_at(config.parallel, true)?;
     let sequential_stats = preview_at(1, false)?;

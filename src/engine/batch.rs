@@ -275,6 +275,8 @@ pub fn run_observed<C: Conversation>(
         stats: BatchStats::default(),
     };
     runner.decode_prefix(&mut ctx)?;
+    // The prefix's chunks may reuse graphs too; only the steps' reuses are counted.
+    let prefix_reuses = graph_reuses(&ctx.timings());
     runner.stats.setup_ms = elapsed_ms(started);
     let mut slots: Vec<Option<Active>> = (0..parallel).map(|_| None).collect();
     let mut next_conversation = 0;
@@ -307,7 +309,7 @@ pub fn run_observed<C: Conversation>(
         runner.after_decode(&mut ctx, &mut slots, &logits_at, conversations)?;
         after_step();
     }
-    runner.stats.graph_reuses = graph_reuses(&ctx.timings());
+    runner.stats.graph_reuses = graph_reuses(&ctx.timings()).saturating_sub(prefix_reuses);
     if runner.stats.generating_steps > 0 {
         runner.stats.mean_kv_tokens =
             runner.kv_tokens_at_steps as f64 / runner.sequence_steps.max(1) as f64;
@@ -322,7 +324,9 @@ fn elapsed_ms(since: Instant) -> f64 {
 
 /// The ubatches llama.cpp makes of a batch whose tokens belong, in order, to the sequences
 /// `layout` lists, with at most `n_ubatch` tokens each (llama.cpp's `split_simple` for a
-/// unified cache, `split_equal` with consecutive sequences for a stream per sequence).
+/// unified cache, `split_equal` with consecutive sequences for a stream per sequence). This is
+/// a model of llama.cpp's rule for attention KV caches, read from its source; recurrent and
+/// hybrid models split otherwise (`split_seq`), so for them the count is an estimate.
 ///
 /// With a stream per sequence a ubatch takes sequences of consecutive ids, the same number of
 /// tokens from each: a step whose generating sequences are `0..P` goes whole, but a gap in the

@@ -93,7 +93,7 @@ impl Sampler {
             return arg_max(logits);
         }
         let best = top_k(logits, self.settings.top_k);
-        let Some(&(max, _)) = best.first() else {
+        let Some(&(max, _)) = best.first().filter(|(max, _)| *max > f32::NEG_INFINITY) else {
             return 0;
         };
         let temperature = f64::from(self.settings.temperature);
@@ -255,6 +255,16 @@ mod tests {
         );
         assert_eq!(sampler.sample(&[0.1, f32::NAN, 3.0, 2.0]), 2);
         assert_eq!(arg_max(&[f32::NAN, f32::NAN]), 0);
+    }
+
+    #[test]
+    fn nothing_to_draw_gives_token_0() {
+        let mut sampler = Sampler::new(Sampling::default(), 1);
+        assert_eq!(
+            sampler.sample(&[f32::NEG_INFINITY, f32::NAN, f32::NEG_INFINITY]),
+            0
+        );
+        assert_eq!(sampler.sample(&[f32::NAN; 3]), 0);
     }
 
     #[test]

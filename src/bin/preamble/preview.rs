@@ -225,8 +225,8 @@ pub struct BenchArgs {
     #[arg(long)]
     json: bool,
     /// Measure only what the worker process costs: the pipeline run in this process and
-    /// through the worker, alternately, three times each.
-    #[arg(long)]
+    /// through the worker, alternately, three times each (with the engine's defaults).
+    #[arg(long, conflicts_with_all = ["threads", "kv_unified"])]
     worker_overhead: bool,
 }
 
@@ -723,8 +723,8 @@ pub fn bench(args: BenchArgs, open_store: &dyn Fn() -> Result<Store>) -> Result<
     let stats = &report.pipeline_stats;
     let host = &report.pipeline_host;
     println!(
-        "ceilings at the pipeline's mean KV length, {} tokens a sequence",
-        report.ceiling_kv_tokens
+        "ceilings at a mean KV length of {} tokens a sequence (the pipeline's: {:.0})",
+        report.ceiling_kv_tokens, stats.mean_kv_tokens
     );
     println!(
         "pipeline: {} decode steps, {:.2} ubatches a step ({:.0}% reusing the graph); prompt \
